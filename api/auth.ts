@@ -1,0 +1,69 @@
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import jwt from 'jsonwebtoken';
+import { problems } from './problems';
+
+export const ROLES = ['buyer', 'organizer', 'support', 'admin'] as const;
+/** Who may do what is decided by these roles. */
+export type Role = (typeof ROLES)[number];
+
+/** The authenticated caller, from the JWT's claims. */
+export interface Principal {
+  sub: string;
+  role: Role;
+  /** Organizer id, for organizers. */
+  org?: string;
+  /** Event id a staff (support) token is scoped to, for scanners. */
+  event?: string;
+}
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    principal?: Principal;
+  }
+}
+
+/** Signs a token, as `npm run token` prints it. */
+export function issueToken(secret: string, principal: Principal, expiresInSeconds = 24 * 3600): string {
+  return jwt.sign({ ...principal }, secret, { algorithm: 'HS256', expiresIn: expiresInSeconds });
+}
+
+/** Reads the bearer token when there is one; routes then decide with `requireRole`. */
+export function authenticate(secret: string): RequestHandler {
+  return (req: Request, _res: Response, next: NextFunction) => {
+    const header = req.headers.authorization;
+    if (!header) return next();
+    const match = /^Bearer ([A-Za-z0-9._-]+)$/.exec(header);
+    if (!match) return next(problems.unauthorized('the Authorization header must be "Bearer <token>"'));
+    try {
+      const claims = jwt.verify(match[1]!, secret, { algorithms: ['HS256'] }) as Record<string, unknown>;
+      const role = claims.role as Role;
+      if (typeof claims.sub !== 'string' || !ROLES.includes(role)) throw new Error('bad claims');
+      if (role === 'organizer' && typeof claims.org !== 'string') throw new Error('organizer token without org');
+      req.principal = {
+        sub: claims.sub,
+        role,
+        ...(typeof claims.org === 'string' ? { org: claims.org } : {}),
+        ...(typeof claims.event === 'string' ? { event: claims.event } : {}),
+      };
+      next();
+    } catch {
+      next(problems.unauthorized('the token is invalid or expired'));
+    }
+  };
+}
+
+/** Lets the request through only for the given roles: 401 without a token, 403 with another role. */
+export function requireRole(...roles: Role[]): RequestHandler {
+  return (req, _res, next) => {
+    if (!req.principal) return next(problems.unauthorized());
+    if (!roles.includes(req.principal.role))
+      return next(problems.forbidden(`requires role ${roles.join(' or ')}`));
+    next();
+  };
+}
+
+/** The caller, for handlers behind `requireRole`. */
+export function principalOf(req: Request): Principal {
+  if (!req.principal) throw problems.unauthorized();
+  return req.principal;
+}

@@ -1,0 +1,32 @@
+import { Client, Connection } from '@temporalio/client';
+import { loadConfig, sandboxedProviders } from '../config';
+import { createDb } from '../db';
+import { createApp } from './app';
+
+/** The API process: serves HTTP until SIGINT/SIGTERM, then drains and exits. */
+async function main(): Promise<void> {
+  const config = loadConfig();
+  if (!config.TEMPORAL_ADDRESS) throw new Error('TEMPORAL_ADDRESS is required by the API (npm start sets it)');
+  if (!config.DATABASE_URL) throw new Error('DATABASE_URL is required by the API (npm start sets it)');
+  const db = createDb(config.DATABASE_URL, config.DB_POOL_MAX);
+  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+  const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  const sandboxed = sandboxedProviders(config);
+  if (sandboxed.length > 0) console.log(`[api] sandbox providers (no keys configured): ${sandboxed.join(', ')}`);
+  const server = createApp({ config, db, temporal }).listen(config.PORT, () =>
+    console.log(`[api] listening on ${config.PUBLIC_BASE_URL}`),
+  );
+  const stop = () => {
+    server.close(() => {
+      void Promise.all([connection.close(), db.destroy()]).then(() => process.exit(0));
+    });
+    setTimeout(() => process.exit(0), 10_000).unref();
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+main().catch((err) => {
+  console.error('[api] fatal:', err);
+  process.exit(1);
+});

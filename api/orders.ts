@@ -1,0 +1,114 @@
+import { createHash } from 'node:crypto';
+import type { Db } from '../db';
+import type { CheckoutView, OrderHistoryEntry, OrderStatus, PaymentStatus } from '../domain';
+
+/** A ticket as `GET /v1/checkouts/:orderId` shows it, with its QR and NFT state. */
+export interface TicketDetails {
+  ticketId: string;
+  ticketTypeId: string;
+  code: string;
+  status: string;
+  qr: string | null;
+  nft: { status: string; tokenId: string | null; txHash: string | null } | null;
+}
+
+/** The order view with full ticket details. */
+export type OrderDetails = Omit<CheckoutView, 'tickets'> & { tickets: TicketDetails[] };
+
+/**
+ * The order id is derived from the buyer and their Idempotency-Key, so the same key always names the same
+ * order (and so the same workflow id) without any lookup.
+ */
+export function deriveOrderId(buyerId: string, idempotencyKey: string): string {
+  const digest = createHash('sha256').update(`${buyerId}\u0000${idempotencyKey}`).digest('base64url');
+  return `ord_${digest.slice(0, 24)}`;
+}
+
+/** A stable fingerprint of a request body, to refuse a reused key with a different body. */
+export function requestFingerprint(body: unknown): string {
+  const canonical = (value: unknown): unknown =>
+    Array.isArray(value)
+      ? value.map(canonical)
+      : value && typeof value === 'object'
+        ? Object.fromEntries(
+            Object.keys(value as object)
+              .sort()
+              .map((k) => [k, canonical((value as Record<string, unknown>)[k])]),
+          )
+        : value;
+  return createHash('sha256')
+    .update(JSON.stringify(canonical(body)))
+    .digest('hex');
+}
+
+const PAYMENT_STATUS: Record<string, PaymentStatus> = {
+  succeeded: 'succeeded',
+  requires_action: 'requires_action',
+  processing: 'processing',
+  failed: 'failed',
+  canceled: 'canceled',
+  refunded: 'refunded',
+  refund_owed: 'refund_owed',
+  new: 'pending',
+  pending: 'processing',
+  completed: 'succeeded',
+  expired: 'failed',
+};
+
+/** Reads an order from Postgres as the API shows it, or null when there is no such order. */
+export async function loadOrderDetails(
+  db: Db,
+  orderId: string,
+): Promise<(OrderDetails & { buyerId: string }) | null> {
+  const order = await db('orders').where({ id: orderId }).first();
+  if (!order) return null;
+  const [payment, tickets, history] = await Promise.all([
+    db('payments').where({ order_id: orderId }).orderBy('created_at', 'desc').first(),
+    db('tickets').where({ order_id: orderId }).orderBy('id'),
+    db('order_status_history').where({ order_id: orderId }).orderBy('id'),
+  ]);
+  return {
+    buyerId: order.buyer_id,
+    orderId,
+    status: order.status as OrderStatus,
+    ...(order.status_reason ? { reason: order.status_reason } : {}),
+    expiresAt: order.expires_at ? new Date(order.expires_at).toISOString() : null,
+    amount: { totalMinor: order.total_minor, currency: order.currency.trim() },
+    payment: {
+      method: order.payment_method,
+      status: payment ? (PAYMENT_STATUS[payment.status] ?? 'pending') : 'pending',
+      ...(payment?.client_secret ? { clientSecret: payment.client_secret } : {}),
+      ...(payment?.hosted_url ? { hostedUrl: payment.hosted_url } : {}),
+    },
+    tickets: tickets.map(toTicketDetails),
+    history: history.map(
+      (h): OrderHistoryEntry => ({
+        at: new Date(h.at).toISOString(),
+        status: h.status,
+        ...(h.reason ? { reason: h.reason } : {}),
+      }),
+    ),
+  };
+}
+
+/** Ticket rows of an order, for merging into a live view from the workflow. */
+export async function loadTicketDetails(db: Db, orderId: string): Promise<TicketDetails[]> {
+  return (await db('tickets').where({ order_id: orderId }).orderBy('id')).map(toTicketDetails);
+}
+
+function toTicketDetails(row: Record<string, unknown>): TicketDetails {
+  return {
+    ticketId: row.id as string,
+    ticketTypeId: row.ticket_type_id as string,
+    code: row.code as string,
+    status: row.status as string,
+    qr: (row.qr_payload as string | null) ?? null,
+    nft: row.nft_status
+      ? {
+          status: row.nft_status as string,
+          tokenId: (row.nft_token_id as string | null) ?? null,
+          txHash: (row.nft_tx_hash as string | null) ?? null,
+        }
+      : null,
+  };
+}

@@ -1,0 +1,309 @@
+import {
+  WithStartWorkflowOperation,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  type Client,
+} from '@temporalio/client';
+import { Router, type Request } from 'express';
+import { z } from 'zod';
+import type { Config } from '../../config';
+import type { Db } from '../../db';
+import {
+  awaitPlacementUpdate,
+  cancelCheckoutUpdate,
+  CHECKOUT_TASK_QUEUE,
+  checkoutStatusQuery,
+  checkoutWorkflowId,
+  isCheckoutFinal,
+  OrderReason,
+  PricingError,
+  quoteOrder,
+  SearchAttributes,
+  FailureType,
+  type CheckoutInput,
+  type CheckoutView,
+} from '../../domain';
+import type { checkoutWorkflow } from '../../workflows/checkout';
+import { principalOf, requireRole, type Principal } from '../auth';
+import {
+  deriveOrderId,
+  loadOrderDetails,
+  loadTicketDetails,
+  requestFingerprint,
+  type OrderDetails,
+} from '../orders';
+import { Problem, problems } from '../problems';
+import { ID_PATTERN, parseOr422 } from '../validation';
+
+const id = z.string().regex(ID_PATTERN, 'must be an id');
+
+/** The body of `POST /v1/checkouts`, as in the API contract. The client never sends a price. */
+export const checkoutRequestSchema = z
+  .object({
+    eventId: id,
+    items: z
+      .array(z.object({ ticketTypeId: id, quantity: z.number().int().min(1).max(50) }).strict())
+      .min(1)
+      .max(20),
+    payment: z.discriminatedUnion('method', [
+      z
+        .object({
+          method: z.literal('card'),
+          paymentMethodId: z.string().regex(/^pm_[A-Za-z0-9_]{1,100}$/, 'must be a PaymentMethod id (pm_...)'),
+        })
+        .strict(),
+      z.object({ method: z.literal('crypto') }).strict(),
+    ]),
+    buyer: z
+      .object({
+        email: z.string().max(254).email().optional(),
+        phone: z
+          .string()
+          .regex(/^\+[1-9][0-9]{6,14}$/, 'must be an E.164 phone number')
+          .optional(),
+      })
+      .strict()
+      .optional(),
+    walletAddress: z
+      .string()
+      .regex(/^0x[0-9a-fA-F]{40}$/, 'must be a 0x-prefixed 20-byte address')
+      .optional(),
+    redeemPoints: z.number().int().min(0).max(0, 'redeeming points is not available yet').optional(),
+    referralCode: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/)
+      .optional(),
+  })
+  .strict();
+export type CheckoutRequest = z.infer<typeof checkoutRequestSchema>;
+
+const idempotencyKeySchema = z
+  .string()
+  .min(1)
+  .max(255)
+  .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII');
+
+/** The dependencies of the checkout routes. */
+export interface CheckoutRouteDeps {
+  config: Config;
+  db: Db;
+  temporal: Client;
+}
+
+/** `POST /v1/checkouts`, `GET /v1/checkouts/:orderId`, `POST /v1/checkouts/:orderId/cancel`. */
+export function checkoutRoutes({ config, db, temporal }: CheckoutRouteDeps): Router {
+  const router = Router();
+
+  router.post('/v1/checkouts', requireRole('buyer'), async (req, res) => {
+    const buyer = principalOf(req);
+    const key = req.header('Idempotency-Key');
+    if (key === undefined)
+      throw problems.badRequest('idempotency-key-required', 'the Idempotency-Key header is required');
+    if (!idempotencyKeySchema.safeParse(key).success) {
+      throw problems.badRequest(
+        'idempotency-key-invalid',
+        'Idempotency-Key must be 1-255 printable ASCII characters',
+      );
+    }
+    const body = parseOr422(checkoutRequestSchema, req.body);
+    const orderId = deriveOrderId(buyer.sub, key);
+    const requestHash = requestFingerprint(body);
+
+    // The same key again: answer with the order it already made, never a second one.
+    const existing = await db('orders').where({ id: orderId }).first('request_hash');
+    if (existing) {
+      if (existing.request_hash !== requestHash) throw reusedKey();
+      const view = await currentView(orderId);
+      return respondWithPlacement(res, view!, true);
+    }
+
+    const input = await priceCheckout(body, buyer, key, orderId, requestHash);
+    let view: CheckoutView;
+    try {
+      view = await temporal.workflow.executeUpdateWithStart(awaitPlacementUpdate, {
+        startWorkflowOperation: new WithStartWorkflowOperation<typeof checkoutWorkflow>('checkoutWorkflow', {
+          workflowId: checkoutWorkflowId(orderId),
+          taskQueue: CHECKOUT_TASK_QUEUE,
+          args: [input],
+          // A concurrent request with the same key joins the running checkout instead of starting another.
+          workflowIdConflictPolicy: 'USE_EXISTING',
+          workflowIdReusePolicy: 'REJECT_DUPLICATE',
+          typedSearchAttributes: [
+            { key: SearchAttributes.OrderId, value: orderId },
+            { key: SearchAttributes.EventId, value: input.eventId },
+            { key: SearchAttributes.BuyerId, value: input.buyerId },
+            { key: SearchAttributes.OrganizerId, value: input.organizerId },
+            { key: SearchAttributes.OrderStatus, value: 'AWAITING_PAYMENT' },
+            { key: SearchAttributes.PaymentMethod, value: input.payment.method },
+            { key: SearchAttributes.AmountMinor, value: input.total.amountMinor },
+          ],
+          memo: {
+            eventId: input.eventId,
+            amountMinor: input.total.amountMinor,
+            currency: input.total.currency,
+            paymentMethod: input.payment.method,
+            status: 'AWAITING_PAYMENT',
+          },
+        }),
+      });
+    } catch (err) {
+      // The checkout with this key already ran to its end: answer from what it recorded.
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      const recorded = await loadOrderDetails(db, orderId);
+      if (!recorded) throw err;
+      if (recorded.buyerId !== buyer.sub) throw problems.notFound(`order ${orderId}`);
+      view = recorded;
+    }
+    const recorded = await db('orders').where({ id: orderId }).first('request_hash');
+    if (recorded && recorded.request_hash !== requestHash) throw reusedKey();
+    respondWithPlacement(res, view, false);
+  });
+
+  router.get('/v1/checkouts/:orderId', requireRole('buyer', 'support', 'admin'), async (req, res) => {
+    const orderId = orderIdParam(req);
+    const view = await currentView(orderId);
+    if (!view || !canRead(principalOf(req), view.buyerId)) throw problems.notFound(`order ${orderId}`);
+    const { buyerId: _buyerId, ...body } = view;
+    res.json(body);
+  });
+
+  router.post('/v1/checkouts/:orderId/cancel', requireRole('buyer', 'support'), async (req, res) => {
+    const orderId = orderIdParam(req);
+    const caller = principalOf(req);
+    const order = await db('orders').where({ id: orderId }).first('buyer_id', 'status');
+    if (!order || !canRead(caller, order.buyer_id)) throw problems.notFound(`order ${orderId}`);
+    if (isCheckoutFinal(order.status)) throw notCancellable(order.status);
+    try {
+      const view = await temporal.workflow
+        .getHandle(checkoutWorkflowId(orderId))
+        .executeUpdate(cancelCheckoutUpdate, { args: [{ requestedBy: `${caller.role}:${caller.sub}` }] });
+      res.json({ ...view, tickets: await loadTicketDetails(db, orderId) });
+    } catch (err) {
+      if (err instanceof WorkflowUpdateFailedError || err instanceof WorkflowNotFoundError) {
+        const now = await loadOrderDetails(db, orderId);
+        throw notCancellable(now?.status ?? order.status);
+      }
+      throw err;
+    }
+  });
+
+  /** Prices the request against the catalogue; refuses what can be refused before any workflow starts. */
+  async function priceCheckout(
+    body: CheckoutRequest,
+    buyer: Principal,
+    idempotencyKey: string,
+    orderId: string,
+    requestHash: string,
+  ): Promise<CheckoutInput> {
+    const event = await db('events').where({ id: body.eventId }).first('id', 'organizer_id', 'status');
+    if (!event) throw problems.validation([{ field: 'eventId', message: 'no such event' }]);
+    if (event.status !== 'ON_SALE') throw problems.conflict('not-on-sale', `event ${body.eventId} is not on sale`);
+    const catalogue = await db('ticket_types')
+      .where({ event_id: body.eventId })
+      .select('id', 'event_id', 'name', 'price_minor', 'currency', 'max_per_order', 'capacity', 'sold', 'held');
+    let quote;
+    try {
+      quote = quoteOrder(
+        body.eventId,
+        body.items,
+        catalogue.map((t) => ({
+          id: t.id,
+          eventId: t.event_id,
+          name: t.name,
+          priceMinor: t.price_minor,
+          currency: t.currency.trim(),
+          maxPerOrder: t.max_per_order,
+        })),
+      );
+    } catch (err) {
+      if (!(err instanceof PricingError)) throw err;
+      if (err.type === FailureType.LimitExceeded) throw problems.conflict('limit-exceeded', err.message);
+      throw problems.validation([{ field: err.field ?? 'items', message: err.message }]);
+    }
+    // A cheap early answer in a flash sale; the hold itself is what guarantees no oversell.
+    for (const line of quote.lines) {
+      const t = catalogue.find((c) => c.id === line.ticketTypeId)!;
+      if (t.capacity - t.sold - t.held < line.quantity) throw soldOut(line.name);
+    }
+    const open = await db('orders')
+      .where({ buyer_id: buyer.sub })
+      .whereIn('status', ['AWAITING_PAYMENT', 'PAYMENT_PROCESSING'])
+      .count({ n: '*' })
+      .first();
+    if (Number(open?.n ?? 0) >= config.MAX_OPEN_HOLDS_PER_BUYER) throw openHoldLimit();
+    return {
+      orderId,
+      buyerId: buyer.sub,
+      eventId: body.eventId,
+      organizerId: event.organizer_id,
+      idempotencyKey,
+      requestHash,
+      lines: quote.lines,
+      total: quote.total,
+      payment: body.payment,
+      contact: {
+        ...(body.buyer?.email ? { email: body.buyer.email } : {}),
+        ...(body.buyer?.phone ? { phone: body.buyer.phone } : {}),
+      },
+      ...(body.walletAddress ? { walletAddress: body.walletAddress } : {}),
+      holdTtlMs: config.HOLD_TTL_SECONDS * 1000,
+    };
+  }
+
+  /** The order as it stands: live from the workflow while it runs, from Postgres once it has closed. */
+  async function currentView(orderId: string): Promise<(OrderDetails & { buyerId: string }) | null> {
+    const recorded = await loadOrderDetails(db, orderId);
+    if (!recorded || isCheckoutFinal(recorded.status)) return recorded;
+    try {
+      const live = await temporal.workflow.getHandle(checkoutWorkflowId(orderId)).query(checkoutStatusQuery);
+      return { ...live, buyerId: recorded.buyerId, tickets: recorded.tickets };
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return recorded;
+      // A closed workflow cannot always answer queries; Postgres has its final word.
+      return loadOrderDetails(db, orderId);
+    }
+  }
+
+  return router;
+}
+
+function respondWithPlacement(res: import('express').Response, view: CheckoutView, replayed: boolean): void {
+  if (view.status === 'FAILED' && view.reason === OrderReason.SoldOut) throw soldOut(undefined, view.orderId);
+  if (view.status === 'FAILED' && view.reason === OrderReason.OpenHoldLimit) throw openHoldLimit(view.orderId);
+  const { buyerId: _b, ...body } = view as CheckoutView & { buyerId?: string };
+  res.status(replayed ? 200 : 201).setHeader('Location', `/v1/checkouts/${view.orderId}`);
+  if (replayed) res.setHeader('Idempotent-Replayed', 'true');
+  res.json(body);
+}
+
+function canRead(caller: Principal, buyerId: string): boolean {
+  return caller.role === 'support' || caller.role === 'admin' || caller.sub === buyerId;
+}
+
+function orderIdParam(req: Request): string {
+  const orderId = String(req.params.orderId ?? '');
+  if (!ID_PATTERN.test(orderId)) throw problems.notFound(`order ${orderId.slice(0, 64)}`);
+  return orderId;
+}
+
+const soldOut = (name?: string, orderId?: string) =>
+  problems.conflict(
+    'sold-out',
+    name ? `not enough "${name}" tickets left` : 'not enough tickets left',
+    orderId ? { orderId } : {},
+  );
+const openHoldLimit = (orderId?: string) =>
+  problems.conflict('limit-exceeded', 'too many unpaid orders are holding seats; pay or cancel one first', {
+    limit: 'open-holds-per-buyer',
+    ...(orderId ? { orderId } : {}),
+  });
+const reusedKey = () =>
+  new Problem(
+    422,
+    'idempotency-key-reused',
+    'Unprocessable Content',
+    'this Idempotency-Key was used with a different request',
+  );
+const notCancellable = (status: string) =>
+  problems.conflict('not-cancellable', `the order is ${status} and can no longer be cancelled`);

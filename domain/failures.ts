@@ -1,0 +1,37 @@
+/**
+ * Business failure types. Activities throw them as non-retryable ApplicationFailures; the API maps them
+ * to problem+json types. One enum so both sides agree on the spelling.
+ */
+export const FailureType = {
+  SoldOut: 'SoldOut',
+  LimitExceeded: 'LimitExceeded',
+  PaymentDeclined: 'PaymentDeclined',
+  InvalidOrder: 'InvalidOrder',
+  HoldExpired: 'HoldExpired',
+  TicketIssuanceFailed: 'TicketIssuanceFailed',
+  SeatsLost: 'SeatsLost',
+  OpenHoldLimit: 'OpenHoldLimit',
+} as const;
+export type FailureType = (typeof FailureType)[keyof typeof FailureType];
+
+/** Base URI of every problem+json `type` this platform emits. */
+export const PROBLEM_BASE = 'https://bilten.dev/problems';
+
+/** Problem type URI for a business failure, e.g. `.../sold-out`. */
+export function problemType(slug: string): string {
+  return `${PROBLEM_BASE}/${slug}`;
+}
+
+/** Why an order ended where it did; stable codes that clients and support can match on. */
+export const OrderReason = {
+  SoldOut: 'SOLD_OUT',
+  OpenHoldLimit: 'OPEN_HOLD_LIMIT',
+  PaymentDeclined: 'PAYMENT_DECLINED',
+  PaymentFailed: 'PAYMENT_FAILED',
+  HoldExpired: 'HOLD_EXPIRED',
+  CancelledByBuyer: 'CANCELLED_BY_BUYER',
+  TicketIssuanceFailed: 'TICKET_ISSUANCE_FAILED',
+  SeatsLost: 'SEATS_LOST',
+  PaidLate: 'PAID_AFTER_EXPIRY',
+} as const;
+export type OrderReason = (typeof OrderReason)[keyof typeof OrderReason];

@@ -1,0 +1,8 @@
+/** Shared business types and pure rules, imported by the API, workflows and activities alike. */
+export * from './money';
+export * from './order-status';
+export * from './failures';
+export * from './pricing';
+export * from './checkout';
+export * from './fees';
+export * from './money-format';

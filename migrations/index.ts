@@ -1,0 +1,16 @@
+import type { Knex } from 'knex';
+import * as platform from './20261121_0001_platform';
+import * as sandboxProviders from './20261121_0002_sandbox_providers';
+
+/** Migrations in order. Listed here, not discovered on disk, so they run the same under tsx, jest and compiled JS. */
+const migrations: Record<string, Knex.Migration> = {
+  '20261121_0001_platform': platform,
+  '20261121_0002_sandbox_providers': sandboxProviders,
+};
+
+/** A knex migration source over the list above. */
+export const migrationSource: Knex.MigrationSource<string> = {
+  getMigrations: async () => Object.keys(migrations),
+  getMigrationName: (name) => name,
+  getMigration: async (name) => migrations[name]!,
+};

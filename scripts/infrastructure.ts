@@ -1,0 +1,67 @@
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Config } from '../config';
+import { createDb, migrateLatest } from '../db';
+import { startPostgres } from './postgres';
+import { findOrInstallTemporalCli } from './temporal-cli';
+import { startTemporalDevServer } from './temporal-server';
+
+/** The services the platform runs on, whether we started them or were pointed at them. */
+export interface Infrastructure {
+  databaseUrl: string;
+  temporalAddress: string;
+  temporalUiUrl: string | null;
+  stop(): Promise<void>;
+}
+
+/**
+ * Brings up Postgres (DATABASE_URL, or embedded) and Temporal (TEMPORAL_ADDRESS, or the CLI dev server
+ * with a SQLite file), then migrates the schema. Everything local lives under DATA_DIR.
+ */
+export async function startInfrastructure(config: Config, log: (line: string) => void): Promise<Infrastructure> {
+  const dataDir = resolve(config.DATA_DIR);
+  mkdirSync(dataDir, { recursive: true });
+  const postgres = await startPostgres({
+    databaseUrl: config.DATABASE_URL,
+    dataDir: resolve(dataDir, 'postgres'),
+    port: config.EMBEDDED_PG_PORT,
+    database: 'bilten',
+    log,
+  });
+  log(postgres.embedded ? `Postgres: embedded on port ${config.EMBEDDED_PG_PORT}` : 'Postgres: DATABASE_URL');
+  const db = createDb(postgres.url, 2);
+  try {
+    await migrateLatest(db);
+  } finally {
+    await db.destroy();
+  }
+
+  if (config.TEMPORAL_ADDRESS) {
+    log(`Temporal: using ${config.TEMPORAL_ADDRESS} (TEMPORAL_ADDRESS is set; nothing started)`);
+    return {
+      databaseUrl: postgres.url,
+      temporalAddress: config.TEMPORAL_ADDRESS,
+      temporalUiUrl: null,
+      stop: () => postgres.stop(),
+    };
+  }
+  const cliPath = await findOrInstallTemporalCli(log);
+  const temporal = await startTemporalDevServer({
+    cliPath,
+    dbFile: resolve(dataDir, 'temporal.sqlite'),
+    logFile: resolve(dataDir, 'temporal.log'),
+    port: config.TEMPORAL_PORT,
+    uiPort: config.TEMPORAL_UI_PORT,
+    namespace: config.TEMPORAL_NAMESPACE,
+  });
+  log(`Temporal: dev server ${temporal.address} (${cliPath})`);
+  return {
+    databaseUrl: postgres.url,
+    temporalAddress: temporal.address,
+    temporalUiUrl: temporal.uiUrl,
+    stop: async () => {
+      await temporal.stop();
+      await postgres.stop();
+    },
+  };
+}

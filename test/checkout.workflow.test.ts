@@ -1,0 +1,376 @@
+import { WithStartWorkflowOperation, WorkflowUpdateFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { createCheckoutActivities } from '../activities/checkout';
+import type { createPaymentActivities } from '../activities/payments';
+import {
+  awaitPlacementUpdate,
+  cancelCheckoutUpdate,
+  checkoutStatusQuery,
+  checkoutWorkflowId,
+  FailureType,
+  paymentOutcomeSignal,
+  type CheckoutInput,
+  type CheckoutView,
+  type PaymentOutcome,
+} from '../domain';
+import type { checkoutWorkflow } from '../workflows/checkout';
+import { createTemporalEnv, uid, Worker, workerOptions } from './support/env';
+import { recordHistory } from './support/histories';
+import { checkoutInput } from './support/orders';
+
+type Activities = ReturnType<typeof createCheckoutActivities> & ReturnType<typeof createPaymentActivities>;
+
+let env: TestWorkflowEnvironment;
+let bundle: Awaited<ReturnType<typeof import('@temporalio/worker').bundleWorkflowCode>>;
+const catalogue = { organizerId: 'org_t', eventId: 'evt_t', ticketTypeId: 'tt_t' };
+
+beforeAll(async () => {
+  env = await createTemporalEnv();
+  const { bundleWorkflowCode } = await import('@temporalio/worker');
+  bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: quietLogger });
+}, 120_000);
+afterAll(() => env?.teardown());
+
+const quietLogger = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } as never;
+
+/** A fake for any activity: may answer synchronously, with the activity's own input and result types. */
+type Overrides = {
+  [K in keyof Activities]?: (
+    input: Parameters<Activities[K]>[0],
+  ) => Awaited<ReturnType<Activities[K]>> | ReturnType<Activities[K]>;
+};
+
+/** Fake activities that record their calls; each test overrides what it needs. */
+function fakeActivities(overrides: Overrides = {}) {
+  const calls: Array<{ name: string; input: unknown }> = [];
+  const record =
+    <I, R>(name: string, result: (input: I) => R | Promise<R>) =>
+    async (input: I): Promise<R> => {
+      calls.push({ name, input });
+      return result(input);
+    };
+  const base: Activities = {
+    reserveSeats: record('reserveSeats', ({ expiresAt }) => ({ expiresAt })),
+    issueTickets: record('issueTickets', () => ({
+      tickets: [{ ticketId: 'tkt_1', ticketTypeId: 'tt_t', code: 'CODE-1', status: 'VALID' }],
+    })),
+    releaseHold: record('releaseHold', () => undefined),
+    recordOrderProgress: record('recordOrderProgress', () => undefined),
+    chargeCard: record('chargeCard', () => ({
+      intentId: 'pi_1',
+      status: 'succeeded' as const,
+      clientSecret: 'pi_1_secret',
+      actionUrl: null,
+    })),
+    createCryptoCharge: record('createCryptoCharge', () => ({
+      chargeId: 'ch_1',
+      hostedUrl: 'http://localhost/sandbox/coinbase/charges/ABC',
+      expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+    })),
+    voidOrRefundPayment: record('voidOrRefundPayment', () => ({ outcome: 'canceled' as const })),
+  };
+  const wrapped = Object.fromEntries(
+    Object.entries(overrides).map(([name, fn]) => [name, record(name, fn as (i: unknown) => unknown)]),
+  );
+  return { activities: { ...base, ...wrapped } as Activities, calls, names: () => calls.map((c) => c.name) };
+}
+
+/** Starts a checkout as the API does (update-with-start) and returns the placement answer and a handle. */
+let taskQueue = 'checkout-test';
+async function place(input: CheckoutInput) {
+  const placement = await env.client.workflow.executeUpdateWithStart(awaitPlacementUpdate, {
+    startWorkflowOperation: new WithStartWorkflowOperation<typeof checkoutWorkflow>('checkoutWorkflow', {
+      workflowId: checkoutWorkflowId(input.orderId),
+      taskQueue,
+      args: [input],
+      workflowIdConflictPolicy: 'USE_EXISTING',
+    }),
+  });
+  return {
+    placement,
+    handle: env.client.workflow.getHandle<typeof checkoutWorkflow>(checkoutWorkflowId(input.orderId)),
+  };
+}
+
+/** Runs `body` with a worker on the test queue using the given fake activities. */
+async function withWorker<T>(activities: Activities, body: () => Promise<T>): Promise<T> {
+  taskQueue = uid('checkout-test');
+  const worker = await Worker.create({
+    ...workerOptions(env, taskQueue),
+    workflowsPath: undefined,
+    workflowBundle: bundle,
+    activities,
+  });
+  return worker.runUntil(body);
+}
+
+const outcome = (
+  status: PaymentOutcome['status'],
+  provider: PaymentOutcome['provider'] = 'stripe',
+): PaymentOutcome => ({
+  provider,
+  paymentRef: 'ref',
+  eventId: uid('evt'),
+  status,
+});
+
+describe('checkoutWorkflow', () => {
+  test('when the card is charged at once, then the order is PAID with tickets in one round trip', async () => {
+    const fake = fakeActivities();
+    const input = checkoutInput(catalogue, { quantity: 1 });
+    const result = await withWorker(fake.activities, async () => {
+      const { placement, handle } = await place(input);
+      const final: CheckoutView = await handle.result();
+      await recordHistory('checkout-v1-card-succeeded', handle);
+      return { placement, final };
+    });
+    expect(result.placement.status).toBe('PAID');
+    expect(result.placement.tickets).toHaveLength(1);
+    expect(result.final.history.map((h) => h.status)).toEqual(['AWAITING_PAYMENT', 'PAID']);
+    expect(fake.names()).toEqual(['reserveSeats', 'chargeCard', 'issueTickets']);
+  });
+
+  test('when the card is declined, then the hold is released and the order ends FAILED', async () => {
+    const fake = fakeActivities({
+      chargeCard: () => {
+        throw ApplicationFailure.nonRetryable('card declined (generic_decline)', FailureType.PaymentDeclined);
+      },
+    });
+    const input = checkoutInput(catalogue);
+    const { placement, final } = await withWorker(fake.activities, async () => {
+      const { placement, handle } = await place(input);
+      const final = await handle.result();
+      await recordHistory('checkout-v1-card-declined', handle);
+      return { placement, final };
+    });
+    expect(placement).toMatchObject({ status: 'FAILED', reason: 'PAYMENT_DECLINED' });
+    expect(final.payment.status).toBe('failed');
+    expect(fake.names()).toEqual(['reserveSeats', 'chargeCard', 'releaseHold']);
+    expect(fake.calls.at(-1)?.input).toMatchObject({ status: 'FAILED', reason: 'PAYMENT_DECLINED' });
+  });
+
+  test('when the event is sold out, then nothing is charged and the order ends FAILED', async () => {
+    const fake = fakeActivities({
+      reserveSeats: () => {
+        throw ApplicationFailure.nonRetryable('sold out', FailureType.SoldOut);
+      },
+    });
+    const placement = await withWorker(
+      fake.activities,
+      async () => (await place(checkoutInput(catalogue))).placement,
+    );
+    expect(placement).toMatchObject({ status: 'FAILED', reason: 'SOLD_OUT' });
+    expect(fake.names()).toEqual(['reserveSeats']);
+  });
+
+  test('when 3-D Secure is required and passed, then the buyer gets a hostedUrl and the order becomes PAID', async () => {
+    const fake = fakeActivities({
+      chargeCard: () => ({
+        intentId: 'pi_3ds',
+        status: 'requires_action',
+        clientSecret: 's',
+        actionUrl: 'http://3ds/pi_3ds',
+      }),
+    });
+    const input = checkoutInput(catalogue);
+    const { placement, final } = await withWorker(fake.activities, async () => {
+      const { placement, handle } = await place(input);
+      await handle.signal(paymentOutcomeSignal, outcome('succeeded'));
+      const final = await handle.result();
+      await recordHistory('checkout-v1-card-3ds-succeeded', handle);
+      return { placement, final };
+    });
+    expect(placement).toMatchObject({
+      status: 'AWAITING_PAYMENT',
+      payment: { status: 'requires_action', hostedUrl: 'http://3ds/pi_3ds' },
+    });
+    expect(final.status).toBe('PAID');
+    expect(fake.names()).toEqual(['reserveSeats', 'chargeCard', 'issueTickets']);
+  });
+
+  test('when 3-D Secure is abandoned, then the hold expires: payment voided, seats released, EXPIRED', async () => {
+    const fake = fakeActivities({
+      chargeCard: () => ({
+        intentId: 'pi_3ds',
+        status: 'requires_action',
+        clientSecret: 's',
+        actionUrl: 'http://3ds',
+      }),
+    });
+    const input = checkoutInput(catalogue, { holdTtlMs: 1_500 });
+    const final = await withWorker(fake.activities, async () => {
+      const { handle } = await place(input);
+      const final = await handle.result();
+      await recordHistory('checkout-v1-card-3ds-expired', handle);
+      return final;
+    });
+    expect(final).toMatchObject({ status: 'EXPIRED', reason: 'HOLD_EXPIRED', payment: { status: 'canceled' } });
+    expect(fake.names()).toEqual(['reserveSeats', 'chargeCard', 'voidOrRefundPayment', 'releaseHold']);
+    expect(fake.calls.at(-1)?.input).toMatchObject({ status: 'EXPIRED' });
+  });
+
+  test('when a crypto charge is confirmed, then the order is PAID', async () => {
+    const fake = fakeActivities();
+    const input = checkoutInput(catalogue, { payment: { method: 'crypto' } });
+    const { placement, final } = await withWorker(fake.activities, async () => {
+      const { placement, handle } = await place(input);
+      await handle.signal(paymentOutcomeSignal, outcome('succeeded', 'coinbase'));
+      const final = await handle.result();
+      await recordHistory('checkout-v1-crypto-confirmed', handle);
+      return { placement, final };
+    });
+    expect(placement).toMatchObject({
+      status: 'AWAITING_PAYMENT',
+      payment: { method: 'crypto', hostedUrl: expect.any(String) },
+    });
+    expect(final.status).toBe('PAID');
+  });
+
+  test('when a crypto payment is pending and then confirmed, then the order shows PAYMENT_PROCESSING, then PAID', async () => {
+    const fake = fakeActivities();
+    const input = checkoutInput(catalogue, { payment: { method: 'crypto' } });
+    const { during, final } = await withWorker(fake.activities, async () => {
+      const { handle } = await place(input);
+      await handle.signal(paymentOutcomeSignal, outcome('processing', 'coinbase'));
+      let during = await handle.query(checkoutStatusQuery);
+      for (let i = 0; i < 50 && during.status !== 'PAYMENT_PROCESSING'; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        during = await handle.query(checkoutStatusQuery);
+      }
+      await handle.signal(paymentOutcomeSignal, outcome('succeeded', 'coinbase'));
+      const final = await handle.result();
+      await recordHistory('checkout-v1-crypto-pending-confirmed', handle);
+      return { during, final };
+    });
+    expect(during.status).toBe('PAYMENT_PROCESSING');
+    expect(final.history.map((h) => h.status)).toEqual(['AWAITING_PAYMENT', 'PAYMENT_PROCESSING', 'PAID']);
+    expect(fake.names()).toContain('recordOrderProgress');
+  });
+
+  test('when a crypto charge fails, then the hold is released and the order ends FAILED', async () => {
+    const fake = fakeActivities();
+    const input = checkoutInput(catalogue, { payment: { method: 'crypto' } });
+    const final = await withWorker(fake.activities, async () => {
+      const { handle } = await place(input);
+      await handle.signal(paymentOutcomeSignal, outcome('failed', 'coinbase'));
+      const final = await handle.result();
+      await recordHistory('checkout-v1-crypto-failed', handle);
+      return final;
+    });
+    expect(final).toMatchObject({ status: 'FAILED', reason: 'PAYMENT_FAILED' });
+    expect(fake.names()).toEqual(['reserveSeats', 'createCryptoCharge', 'voidOrRefundPayment', 'releaseHold']);
+  });
+
+  test('when a crypto payment arrives delayed while seats are still held, then the tickets are issued', async () => {
+    const fake = fakeActivities();
+    const input = checkoutInput(catalogue, { payment: { method: 'crypto' } });
+    const final = await withWorker(fake.activities, async () => {
+      const { handle } = await place(input);
+      await handle.signal(paymentOutcomeSignal, outcome('delayed', 'coinbase'));
+      const final = await handle.result();
+      await recordHistory('checkout-v1-crypto-delayed', handle);
+      return final;
+    });
+    expect(final.status).toBe('PAID');
+  });
+
+  test('when the buyer cancels before paying, then the payment is voided, seats released, CANCELLED', async () => {
+    const fake = fakeActivities();
+    const input = checkoutInput(catalogue, { payment: { method: 'crypto' } });
+    const cancelled = await withWorker(fake.activities, async () => {
+      const { handle } = await place(input);
+      const view = await handle.executeUpdate(cancelCheckoutUpdate, { args: [{ requestedBy: 'buyer:b1' }] });
+      await handle.result();
+      await recordHistory('checkout-v1-buyer-cancelled', handle);
+      return view;
+    });
+    expect(cancelled).toMatchObject({ status: 'CANCELLED', reason: 'CANCELLED_BY_BUYER' });
+    expect(fake.names()).toEqual(['reserveSeats', 'createCryptoCharge', 'voidOrRefundPayment', 'releaseHold']);
+  });
+
+  test('when the order is already PAID, then a cancel is refused and changes nothing', async () => {
+    const fake = fakeActivities();
+    const input = checkoutInput(catalogue);
+    await withWorker(fake.activities, async () => {
+      const { handle } = await place(input);
+      await handle.result();
+    });
+    expect(fake.names()).not.toContain('releaseHold');
+  });
+
+  test('when a cancel arrives for a PAID order that is still running, then the update is rejected', async () => {
+    let releaseIssuance!: () => void;
+    const issuanceGate = new Promise<void>((r) => (releaseIssuance = r));
+    const fake = fakeActivities({
+      issueTickets: async () => {
+        await issuanceGate;
+        return { tickets: [] };
+      },
+    });
+    const input = checkoutInput(catalogue);
+    const rejection = await withWorker(fake.activities, async () => {
+      const handle = env.client.workflow.getHandle(checkoutWorkflowId(input.orderId));
+      const placing = place(input);
+      for (let i = 0; i < 100; i++) {
+        const names = fake.names();
+        if (names.includes('issueTickets')) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const error = await handle
+        .executeUpdate(cancelCheckoutUpdate, { args: [{ requestedBy: 'buyer:b1' }] })
+        .catch((e) => e);
+      releaseIssuance();
+      await placing;
+      return error;
+    });
+    expect(rejection).toBeInstanceOf(WorkflowUpdateFailedError);
+    expect(fake.names()).not.toContain('releaseHold');
+  });
+
+  test('when tickets cannot be issued after the charge, then the payment is refunded and seats released', async () => {
+    const fake = fakeActivities({
+      issueTickets: () => {
+        throw ApplicationFailure.nonRetryable('ticket store unavailable', FailureType.TicketIssuanceFailed);
+      },
+      voidOrRefundPayment: () => ({ outcome: 'refunded' as const }),
+    });
+    const input = checkoutInput(catalogue);
+    const final = await withWorker(fake.activities, async () => {
+      const { handle } = await place(input);
+      const final = await handle.result();
+      await recordHistory('checkout-v1-issuance-failed-refunded', handle);
+      return final;
+    });
+    expect(final).toMatchObject({
+      status: 'FAILED',
+      reason: 'TICKET_ISSUANCE_FAILED',
+      payment: { status: 'refunded' },
+    });
+    expect(fake.names()).toEqual([
+      'reserveSeats',
+      'chargeCard',
+      'issueTickets',
+      'voidOrRefundPayment',
+      'releaseHold',
+    ]);
+  });
+
+  test('when a compensation fails at first, then it is retried until it is done', async () => {
+    let attempts = 0;
+    const fake = fakeActivities({
+      chargeCard: () => {
+        throw ApplicationFailure.nonRetryable('declined', FailureType.PaymentDeclined);
+      },
+      releaseHold: () => {
+        attempts += 1;
+        if (attempts < 3) throw new Error('database unavailable');
+      },
+    });
+    const final = await withWorker(fake.activities, async () =>
+      (await place(checkoutInput(catalogue))).handle.result(),
+    );
+    expect(final.status).toBe('FAILED');
+    expect(attempts).toBe(3);
+  });
+});

@@ -1,0 +1,73 @@
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker, type WorkerOptions } from '@temporalio/worker';
+import { randomUUID } from 'node:crypto';
+import { createDb, type Db } from '../../db';
+import { SearchAttributes } from '../../domain';
+
+/** Tests run inside `npm test`, which provides these; a direct `npx jest` says what is missing. */
+export function requiredEnv(name: 'TEMPORAL_CLI_PATH' | 'TEST_DATABASE_URL' | 'STRIPE_MOCK_PATH'): string {
+  const value = process.env[name];
+  if (!value)
+    throw new Error(`${name} is not set: run the tests with \`npm test\` (optionally \`npm test -- <file>\`)`);
+  return value;
+}
+
+/** A real Temporal dev server for one test file, with the platform's search attributes registered. */
+export function createTemporalEnv(): Promise<TestWorkflowEnvironment> {
+  return TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: { type: 'existing-path', path: requiredEnv('TEMPORAL_CLI_PATH') },
+      searchAttributes: Object.values(SearchAttributes),
+    },
+  });
+}
+
+/** A pool on the run's test database. */
+export function testDb(): Db {
+  return createDb(requiredEnv('TEST_DATABASE_URL'), 20);
+}
+
+/** A unique id with a readable prefix, so tests never collide on shared tables. */
+export const uid = (prefix: string) => `${prefix}_${randomUUID().replace(/-/g, '').slice(0, 16)}`;
+
+/** The worker options every test worker shares: the workflows bundle from source. */
+export function workerOptions(
+  env: TestWorkflowEnvironment,
+  taskQueue: string,
+): Pick<WorkerOptions, 'connection' | 'namespace' | 'taskQueue' | 'workflowsPath'> {
+  return {
+    connection: env.nativeConnection,
+    namespace: env.namespace ?? 'default',
+    taskQueue,
+    workflowsPath: require.resolve('../../workflows'),
+  };
+}
+
+export { Worker };
+
+/** Inserts an organizer, an on-sale event and one ticket type with the given capacity. */
+export async function createCatalogue(
+  db: Db,
+  options: { capacity: number; priceMinor?: number; currency?: string; maxPerOrder?: number },
+): Promise<{ organizerId: string; eventId: string; ticketTypeId: string }> {
+  const organizerId = uid('org');
+  const eventId = uid('evt');
+  const ticketTypeId = uid('tt');
+  await db('organizers').insert({ id: organizerId, name: 'Test Org', currency: options.currency ?? 'USD' });
+  await db('events').insert({
+    id: eventId,
+    organizer_id: organizerId,
+    name: 'Test Event',
+    starts_at: '2027-01-01T20:00:00Z',
+  });
+  await db('ticket_types').insert({
+    id: ticketTypeId,
+    event_id: eventId,
+    name: 'General',
+    price_minor: options.priceMinor ?? 2500,
+    currency: options.currency ?? 'USD',
+    capacity: options.capacity,
+    max_per_order: options.maxPerOrder ?? 10,
+  });
+  return { organizerId, eventId, ticketTypeId };
+}

@@ -1,0 +1,254 @@
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  condition,
+  proxyActivities,
+  setHandler,
+  upsertMemo,
+  upsertSearchAttributes,
+  workflowInfo,
+  type ActivityOptions,
+} from '@temporalio/workflow';
+import {
+  awaitPlacementUpdate,
+  cancelCheckoutUpdate,
+  checkoutStatusQuery,
+  FailureType,
+  isCheckoutFinal,
+  OrderReason,
+  paymentOutcomeSignal,
+  SearchAttributes,
+  type CheckoutInput,
+  type CheckoutView,
+  type OrderStatus,
+  type PaymentOutcome,
+  type PaymentStatus,
+} from '../domain';
+import type { createCheckoutActivities } from '../activities/checkout';
+import type { createPaymentActivities } from '../activities/payments';
+
+/** Database writes: quick, and retried until Postgres answers. */
+const dbWrite: ActivityOptions = {
+  startToCloseTimeout: '15s',
+  retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '10s' },
+};
+/** Calls to a payment provider: bounded in time, retried with backoff; business failures are non-retryable. */
+const providerCall: ActivityOptions = {
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 8 },
+};
+/** Ticket issuance gives up after a while so a paid order that cannot be fulfilled is refunded, not stuck. */
+const issuance: ActivityOptions = {
+  startToCloseTimeout: '15s',
+  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 12 },
+};
+/** Compensations never give up: a hold that never releases or a refund that never happens loses money. */
+const compensation: ActivityOptions = {
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '2m' },
+};
+
+const inventory = proxyActivities<ReturnType<typeof createCheckoutActivities>>(dbWrite);
+const fulfilment = proxyActivities<ReturnType<typeof createCheckoutActivities>>(issuance);
+const payments = proxyActivities<ReturnType<typeof createPaymentActivities>>(providerCall);
+const inventoryCompensations = proxyActivities<ReturnType<typeof createCheckoutActivities>>(compensation);
+const paymentCompensations = proxyActivities<ReturnType<typeof createPaymentActivities>>(compensation);
+
+/** How a checkout ended, before compensation runs. */
+interface Ending {
+  status: OrderStatus;
+  reason: OrderReason;
+  detail?: string;
+}
+
+/**
+ * One buyer's purchase: hold seats, take payment, issue tickets. Every failure after the hold releases it,
+ * and every failure after money moved voids or refunds the payment. Ends in exactly one final status.
+ */
+export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutView> {
+  const startedAt = new Date(workflowInfo().startTime);
+  const expiresAt = new Date(startedAt.getTime() + input.holdTtlMs).toISOString();
+  const view: CheckoutView = {
+    orderId: input.orderId,
+    status: 'AWAITING_PAYMENT',
+    expiresAt,
+    amount: { totalMinor: input.total.amountMinor, currency: input.total.currency },
+    payment: { method: input.payment.method, status: 'pending' },
+    tickets: [],
+    history: [{ at: startedAt.toISOString(), status: 'AWAITING_PAYMENT' }],
+  };
+  /** True once seats are held and the buyer has what they need to pay (or the order already ended). */
+  let placed = false;
+  let cancelRequestedBy: string | undefined;
+  const outcomes: PaymentOutcome[] = [];
+
+  setHandler(checkoutStatusQuery, () => view);
+  setHandler(paymentOutcomeSignal, (outcome) => void outcomes.push(outcome));
+  setHandler(awaitPlacementUpdate, async () => {
+    await condition(() => placed);
+    return view;
+  });
+  setHandler(
+    cancelCheckoutUpdate,
+    async ({ requestedBy }) => {
+      cancelRequestedBy ??= requestedBy;
+      await condition(() => isCheckoutFinal(view.status));
+      return view;
+    },
+    {
+      validator: (_request: { requestedBy: string }) => {
+        if (isCheckoutFinal(view.status) || view.payment.status === 'succeeded') {
+          throw ApplicationFailure.nonRetryable(`order is already ${view.status}`, 'OrderNotCancellable');
+        }
+      },
+    },
+  );
+
+  const setStatus = (status: OrderStatus, reason?: OrderReason, detail?: string) => {
+    if (view.status === status && view.reason === reason) return;
+    view.status = status;
+    view.reason = reason;
+    view.reasonDetail = detail;
+    view.history.push({ at: new Date().toISOString(), status, ...(reason ? { reason } : {}) });
+    upsertSearchAttributes([{ key: SearchAttributes.OrderStatus, value: status }]);
+    upsertMemo({ status, ...(reason ? { reason } : {}) });
+  };
+  const setPayment = (status: PaymentStatus) => {
+    view.payment.status = status;
+  };
+
+  /** Compensations registered only after their step succeeded, run in reverse order. */
+  const undo: Array<(ending: Ending) => Promise<void>> = [];
+  const finish = async (ending: Ending): Promise<CheckoutView> => {
+    for (const step of undo.reverse()) await step(ending);
+    setStatus(ending.status, ending.reason, ending.detail);
+    placed = true;
+    return view;
+  };
+
+  // Seats first: nothing is charged for seats that are not there.
+  try {
+    await inventory.reserveSeats({ order: input, expiresAt });
+  } catch (err) {
+    const type = failureType(err);
+    if (type === FailureType.SoldOut) return finish({ status: 'FAILED', reason: OrderReason.SoldOut });
+    if (type === FailureType.OpenHoldLimit) return finish({ status: 'FAILED', reason: OrderReason.OpenHoldLimit });
+    throw err;
+  }
+  undo.push((ending) =>
+    inventoryCompensations.releaseHold({
+      orderId: input.orderId,
+      status: ending.status,
+      reason: ending.reason,
+      detail: ending.detail,
+    }),
+  );
+
+  const voidOrRefund = async (ending: Ending) => {
+    const { outcome } = await paymentCompensations.voidOrRefundPayment({
+      orderId: input.orderId,
+      reason: ending.reason,
+    });
+    if (outcome === 'refunded') setPayment('refunded');
+    else if (outcome === 'refund_owed') setPayment('refund_owed');
+    else if (outcome === 'canceled') setPayment('canceled');
+  };
+
+  // Payment: a card may succeed at once; 3-D Secure and crypto wait for the buyer and a provider webhook.
+  let paid = false;
+  try {
+    if (input.payment.method === 'card') {
+      const charge = await payments.chargeCard({
+        orderId: input.orderId,
+        amount: input.total,
+        paymentMethodId: input.payment.paymentMethodId,
+      });
+      undo.push(voidOrRefund);
+      view.payment.clientSecret = charge.clientSecret ?? undefined;
+      if (charge.status === 'succeeded') paid = true;
+      else if (charge.status === 'requires_action') {
+        view.payment.hostedUrl = charge.actionUrl ?? undefined;
+        setPayment('requires_action');
+      } else {
+        setPayment('processing');
+        setStatus('PAYMENT_PROCESSING');
+      }
+    } else {
+      const charge = await payments.createCryptoCharge({ orderId: input.orderId, amount: input.total });
+      undo.push(voidOrRefund);
+      view.payment.hostedUrl = charge.hostedUrl;
+    }
+  } catch (err) {
+    if (failureType(err) === FailureType.PaymentDeclined) {
+      setPayment('failed');
+      return finish({ status: 'FAILED', reason: OrderReason.PaymentDeclined, detail: failureMessage(err) });
+    }
+    return finish({ status: 'FAILED', reason: OrderReason.PaymentFailed, detail: failureMessage(err) });
+  }
+
+  if (!paid) {
+    placed = true;
+    const ending = await awaitPayment();
+    if (ending) return finish(ending);
+  }
+
+  setPayment('succeeded');
+  try {
+    const issued = await fulfilment.issueTickets({ orderId: input.orderId });
+    view.tickets = issued.tickets;
+  } catch (err) {
+    const reason =
+      failureType(err) === FailureType.SeatsLost ? OrderReason.SeatsLost : OrderReason.TicketIssuanceFailed;
+    return finish({ status: 'FAILED', reason, detail: failureMessage(err) });
+  }
+  setStatus('PAID');
+  placed = true;
+  return view;
+
+  /** Waits for the provider's verdict, the buyer's cancel, or the hold's expiry; returns how a failed wait ends. */
+  async function awaitPayment(): Promise<Ending | undefined> {
+    const deadline = Date.parse(expiresAt);
+    for (;;) {
+      const remaining = deadline - Date.now();
+      const woke = await condition(
+        () => outcomes.length > 0 || cancelRequestedBy !== undefined,
+        Math.max(remaining, 1),
+      );
+      const outcome = outcomes.shift();
+      if (outcome) {
+        if (outcome.status === 'succeeded' || outcome.status === 'delayed') return undefined;
+        if (outcome.status === 'processing') {
+          setPayment('processing');
+          setStatus('PAYMENT_PROCESSING');
+          await inventory.recordOrderProgress({ orderId: input.orderId, status: 'PAYMENT_PROCESSING' });
+          continue;
+        }
+        setPayment(outcome.status === 'canceled' ? 'canceled' : 'failed');
+        return outcome.status === 'canceled' && Date.now() >= deadline
+          ? { status: 'EXPIRED', reason: OrderReason.HoldExpired }
+          : {
+              status: 'FAILED',
+              reason: OrderReason.PaymentFailed,
+              detail: `${outcome.provider} ${outcome.eventId}`,
+            };
+      }
+      if (cancelRequestedBy !== undefined) {
+        return { status: 'CANCELLED', reason: OrderReason.CancelledByBuyer, detail: `by ${cancelRequestedBy}` };
+      }
+      if (!woke) return { status: 'EXPIRED', reason: OrderReason.HoldExpired };
+    }
+  }
+}
+
+/** The business failure type carried by an activity failure, if any. */
+function failureType(err: unknown): string | undefined {
+  if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure)
+    return err.cause.type ?? undefined;
+  if (err instanceof ApplicationFailure) return err.type ?? undefined;
+  return undefined;
+}
+
+function failureMessage(err: unknown): string | undefined {
+  if (err instanceof ActivityFailure && err.cause) return err.cause.message;
+  return err instanceof Error ? err.message : undefined;
+}
