@@ -4,7 +4,7 @@ import type { Config } from '../config';
 import { createDb, migrateLatest } from '../db';
 import { startPostgres } from './postgres';
 import { findOrInstallTemporalCli } from './temporal-cli';
-import { startTemporalDevServer } from './temporal-server';
+import { ensureSearchAttributes, startTemporalDevServer } from './temporal-server';
 
 /** The services the platform runs on, whether we started them or were pointed at them. */
 export interface Infrastructure {
@@ -38,6 +38,7 @@ export async function startInfrastructure(config: Config, log: (line: string) =>
 
   if (config.TEMPORAL_ADDRESS) {
     log(`Temporal: using ${config.TEMPORAL_ADDRESS} (TEMPORAL_ADDRESS is set; nothing started)`);
+    await ensureSearchAttributes(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE, log);
     return {
       databaseUrl: postgres.url,
       temporalAddress: config.TEMPORAL_ADDRESS,

@@ -2,7 +2,8 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Connection } from '@temporalio/client';
-import { SEARCH_ATTRIBUTE_FLAGS } from '../domain';
+import { SEARCH_ATTRIBUTE_FLAGS, SearchAttributes } from '../domain';
+import { temporal } from '@temporalio/proto';
 
 /** A running Temporal dev server started by us. */
 export interface TemporalDevServer {
@@ -77,4 +78,36 @@ export async function startTemporalDevServer(options: {
         setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
       }),
   };
+}
+
+/**
+ * Registers the platform's search attributes on a cluster we did not start, adding only the missing ones.
+ * Some hosted clusters refuse the operator API; then support staff must add them once by hand, as said.
+ */
+export async function ensureSearchAttributes(
+  address: string,
+  namespace: string,
+  log: (line: string) => void,
+): Promise<void> {
+  const connection = await Connection.connect({ address });
+  try {
+    const existing = await connection.operatorService.listSearchAttributes({ namespace });
+    const known = new Set(Object.keys(existing.customAttributes ?? {}));
+    const missing = Object.values(SearchAttributes).filter((key) => !known.has(key.name));
+    if (missing.length === 0) return;
+    const { INDEXED_VALUE_TYPE_INT, INDEXED_VALUE_TYPE_KEYWORD } = temporal.api.enums.v1.IndexedValueType;
+    await connection.operatorService.addSearchAttributes({
+      namespace,
+      searchAttributes: Object.fromEntries(
+        missing.map((key) => [key.name, key.type === 'INT' ? INDEXED_VALUE_TYPE_INT : INDEXED_VALUE_TYPE_KEYWORD]),
+      ),
+    });
+    log(`Temporal: registered search attributes ${missing.map((key) => key.name).join(', ')}`);
+  } catch (err) {
+    log(
+      `Temporal: could not register search attributes (${String(err)}); add ${SEARCH_ATTRIBUTE_FLAGS.join(' ')} by hand`,
+    );
+  } finally {
+    await connection.close();
+  }
 }

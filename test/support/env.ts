@@ -1,5 +1,5 @@
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker, type WorkerOptions } from '@temporalio/worker';
+import { DefaultLogger, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
 import { createDb, type Db } from '../../db';
 import { SearchAttributes } from '../../domain';
@@ -12,8 +12,25 @@ export function requiredEnv(name: 'TEMPORAL_CLI_PATH' | 'TEST_DATABASE_URL' | 'S
   return value;
 }
 
+let runtimeInstalled = false;
+
+/**
+ * Tests fail activities on purpose (declines, sold out); the SDK logs each at WARN. Only errors are shown,
+ * so a real failure stands out. TEMPORAL_TEST_LOG=INFO brings the rest back.
+ */
+function installQuietRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  const level = (process.env.TEMPORAL_TEST_LOG as 'INFO' | 'WARN' | 'ERROR' | undefined) ?? 'ERROR';
+  Runtime.install({
+    logger: new DefaultLogger(level),
+    telemetryOptions: { logging: { filter: { core: level, other: level } } },
+  });
+}
+
 /** A real Temporal dev server for one test file, with the platform's search attributes registered. */
 export function createTemporalEnv(): Promise<TestWorkflowEnvironment> {
+  installQuietRuntime();
   return TestWorkflowEnvironment.createLocal({
     server: {
       executable: { type: 'existing-path', path: requiredEnv('TEMPORAL_CLI_PATH') },
