@@ -180,6 +180,12 @@ export function createCheckoutActivities(deps: CheckoutActivityDeps) {
         .where({ order_id: orderId })
         .orderBy('created_at', 'desc')
         .first('provider');
+      // The money is in (a webhook or a late payment said so): the order's payment shows it, unless it is
+      // already being given back.
+      await trx('payments')
+        .where({ order_id: orderId })
+        .whereNotIn('status', ['succeeded', 'refunded', 'refund_owed'])
+        .update({ status: 'succeeded', updated_at: trx.fn.now() });
       const lines = saleLedgerLines({
         total: { amountMinor: order.total_minor, currency: order.currency.trim() },
         organizerId: order.organizer_id,

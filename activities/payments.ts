@@ -32,16 +32,29 @@ export interface VoidOrRefundResult {
   outcome: 'nothing_to_do' | 'canceled' | 'refunded' | 'refund_owed';
 }
 
+/** Input of the late-payment activities: the order, and the provider object that was paid after it ended. */
+export interface LatePaymentActivityInput {
+  orderId: string;
+  paymentRef: string;
+}
+
+/** Result of recordRefundOwed: the refund support has to settle. */
+export interface RecordRefundOwedResult {
+  refundId: string;
+}
+
 /** Idempotency keys derive from the business key and the operation, so a retry is the same request. */
 export const paymentKeys = {
   charge: (orderId: string) => `order:${orderId}:charge`,
   cancel: (orderId: string) => `order:${orderId}:cancel`,
   cryptoCharge: (orderId: string) => `order:${orderId}:crypto-charge`,
   compensatingRefund: (orderId: string) => `order:${orderId}:refund:compensation`,
+  latePaymentRefund: (orderId: string) => `order:${orderId}:refund:late-payment`,
 };
 
 const CRYPTO_PAID = new Set(['PENDING', 'COMPLETED', 'CONFIRMED', 'RESOLVED', 'DELAYED']);
 const CRYPTO_UNPAID_OPEN = new Set(['NEW', 'SIGNED']);
+const CRYPTO_ENDED_UNPAID = new Set(['EXPIRED', 'FAILED', 'CANCELED']);
 
 /** Activities that move money through the card and crypto providers, recording each payment in Postgres. */
 export function createPaymentActivities(deps: PaymentActivityDeps) {
@@ -206,6 +219,12 @@ export function createPaymentActivities(deps: PaymentActivityDeps) {
       await db('payments').where({ id: payment.id }).update({ status: 'canceled', updated_at: db.fn.now() });
       return { outcome: 'canceled' };
     }
+    if (CRYPTO_ENDED_UNPAID.has(charge.status)) {
+      // Nothing to undo, but the order's payment should say how it ended rather than look still open.
+      await db('payments')
+        .where({ id: payment.id })
+        .update({ status: charge.status === 'CANCELED' ? 'canceled' : 'failed', updated_at: db.fn.now() });
+    }
     return { outcome: 'nothing_to_do' };
   }
 
@@ -233,5 +252,55 @@ export function createPaymentActivities(deps: PaymentActivityDeps) {
       .merge(['status', 'provider_ref', 'updated_at']);
   }
 
-  return { chargeCard, createCryptoCharge, voidOrRefundPayment };
+  /** The payment of an order, found by the provider object the late payment was made to. */
+  async function latePayment(trx: typeof db, input: LatePaymentActivityInput) {
+    const payment = await trx('payments')
+      .where({ order_id: input.orderId, provider_ref: input.paymentRef })
+      .forUpdate()
+      .first();
+    if (!payment) {
+      throw ApplicationFailure.nonRetryable(
+        `order ${input.orderId} has no payment ${input.paymentRef}`,
+        FailureType.InvalidOrder,
+      );
+    }
+    return payment;
+  }
+
+  /**
+   * A late payment whose seats are gone: records a refund owed for support to settle (crypto cannot be
+   * refunded by API) and marks the payment so. One refund per payment, however often this runs.
+   */
+  async function recordRefundOwed(
+    input: LatePaymentActivityInput & { reason: string },
+  ): Promise<RecordRefundOwedResult> {
+    return db.transaction(async (trx) => {
+      const payment = await latePayment(trx, input);
+      const existing = await trx('refunds')
+        .where({ payment_id: payment.id })
+        .whereIn('status', ['OWED', 'PROCESSING', 'SUCCEEDED'])
+        .first('id');
+      const refundId = existing?.id ?? `ref_${input.orderId}_late_payment`;
+      if (!existing) {
+        await trx('refunds')
+          .insert({
+            id: refundId,
+            order_id: input.orderId,
+            payment_id: payment.id,
+            amount_minor: payment.amount_minor,
+            currency: payment.currency,
+            status: 'OWED',
+            reason: `${input.reason}; crypto refunds are settled by support`,
+            requested_by: 'system:late-payment',
+            idempotency_key: paymentKeys.latePaymentRefund(input.orderId),
+          })
+          .onConflict('idempotency_key')
+          .ignore();
+      }
+      await trx('payments').where({ id: payment.id }).update({ status: 'refund_owed', updated_at: trx.fn.now() });
+      return { refundId };
+    });
+  }
+
+  return { chargeCard, createCryptoCharge, voidOrRefundPayment, recordRefundOwed };
 }

@@ -7,12 +7,24 @@ import { authenticate } from './auth';
 import { problemHandler, problems, Problem } from './problems';
 import { catalogueRoutes } from './routes/catalogue';
 import { checkoutRoutes } from './routes/checkouts';
+import { createMetrics, operationsRoutes } from './operations';
+import { devRoutes } from './routes/dev';
+import { ticketRoutes } from './routes/tickets';
+import { sandboxRoutes } from './routes/sandbox';
+import { webhookRoutes } from './routes/webhooks';
+import type { PaymentProviders } from '../workers/providers';
+import { configuredTicketSigner } from '../tickets/configured-signer';
+import type { TicketSigner } from '../tickets/signing';
 
 /** What the HTTP API is built over. */
 export interface ApiDeps {
   config: Config;
   db: Db;
   temporal: Client;
+  /** The payment providers webhooks are re-fetched from; the sandbox pages are served when they are sandboxes. */
+  payments: PaymentProviders;
+  /** Verifies scanned tickets and publishes the public key; loaded from the config when not given. */
+  ticketSigner?: Pick<TicketSigner, 'publicKeyJwk'>;
 }
 
 /** Bodies are small JSON documents; anything bigger is refused before it is parsed. */
@@ -23,6 +35,9 @@ export function createApp(deps: ApiDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
+  const metrics = createMetrics();
+  app.use(metrics.middleware);
+  app.use(operationsRoutes(metrics.registry));
 
   app.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
   app.get('/readyz', async (_req, res) => {
@@ -39,6 +54,11 @@ export function createApp(deps: ApiDeps): Express {
       sandboxedProviders: sandboxedProviders(deps.config),
     });
   });
+
+  // Webhooks are verified over their raw bytes and the sandbox pages take form posts: both read their own
+  // bodies, so they come before the JSON parser.
+  app.use(webhookRoutes(deps));
+  if (deps.payments.card.sandboxed || deps.payments.crypto.sandboxed) app.use(sandboxRoutes(deps));
 
   // Mutating requests must be JSON; say so clearly rather than parsing nothing.
   app.use((req, _res, next) => {
@@ -60,6 +80,8 @@ export function createApp(deps: ApiDeps): Express {
 
   app.use(catalogueRoutes(deps));
   app.use(checkoutRoutes(deps));
+  app.use(ticketRoutes({ db: deps.db, ticketSigner: deps.ticketSigner ?? configuredTicketSigner(deps.config) }));
+  if (deps.config.NODE_ENV !== 'production') app.use(devRoutes(deps));
 
   app.use((req, _res, next) => next(problems.notFound(`${req.method} ${req.path.slice(0, 200)}`)));
   app.use(problemHandler);

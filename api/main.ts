@@ -1,6 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { loadConfig, sandboxedProviders } from '../config';
 import { createDb } from '../db';
+import { createPaymentProviders } from '../workers/providers';
 import { createApp } from './app';
 
 /** The API process: serves HTTP until SIGINT/SIGTERM, then drains and exits. */
@@ -13,7 +14,12 @@ async function main(): Promise<void> {
   const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   const sandboxed = sandboxedProviders(config);
   if (sandboxed.length > 0) console.log(`[api] sandbox providers (no keys configured): ${sandboxed.join(', ')}`);
-  const server = createApp({ config, db, temporal }).listen(config.PORT, () =>
+  // The API re-fetches payments when webhooks arrive, and serves the sandbox's hosted pages.
+  const payments = createPaymentProviders(config, db, {
+    webhooks: config.SANDBOX_WEBHOOKS === 'on',
+    log: (line) => console.warn(`[api] ${line}`),
+  });
+  const server = createApp({ config, db, temporal, payments }).listen(config.PORT, () =>
     console.log(`[api] listening on ${config.PUBLIC_BASE_URL}`),
   );
   const stop = () => {

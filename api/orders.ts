@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Db } from '../db';
 import type { CheckoutView, OrderHistoryEntry, OrderStatus, PaymentStatus } from '../domain';
+import { renderTicketQr } from '../tickets/signing';
 
 /** A ticket as `GET /v1/checkouts/:orderId` shows it, with its QR and NFT state. */
 export interface TicketDetails {
@@ -8,8 +9,12 @@ export interface TicketDetails {
   ticketTypeId: string;
   code: string;
   status: string;
+  /** The signed QR token as an SVG QR code in a data URL (`data:image/svg+xml;base64,...`), ready for `<img src>`. */
   qr: string | null;
-  nft: { status: string; tokenId: string | null; txHash: string | null } | null;
+  /** The signed token the QR code encodes (`bt1....`), for apps that draw their own QR or verify it offline. */
+  qrToken: string | null;
+  /** NFT state when the buyer gave a wallet; `mintedAt` is when the mint was recorded. */
+  nft: { status: string; tokenId: string | null; txHash: string | null; mintedAt: string | null } | null;
 }
 
 /** The order view with full ticket details. */
@@ -80,7 +85,7 @@ export async function loadOrderDetails(
       ...(payment?.client_secret ? { clientSecret: payment.client_secret } : {}),
       ...(payment?.hosted_url ? { hostedUrl: payment.hosted_url } : {}),
     },
-    tickets: tickets.map(toTicketDetails),
+    tickets: await Promise.all(tickets.map(toTicketDetails)),
     history: history.map(
       (h): OrderHistoryEntry => ({
         at: new Date(h.at).toISOString(),
@@ -93,21 +98,42 @@ export async function loadOrderDetails(
 
 /** Ticket rows of an order, for merging into a live view from the workflow. */
 export async function loadTicketDetails(db: Db, orderId: string): Promise<TicketDetails[]> {
-  return (await db('tickets').where({ order_id: orderId }).orderBy('id')).map(toTicketDetails);
+  return Promise.all((await db('tickets').where({ order_id: orderId }).orderBy('id')).map(toTicketDetails));
 }
 
-function toTicketDetails(row: Record<string, unknown>): TicketDetails {
+// Rendering a QR code takes a few milliseconds and a ticket's token never changes, so recent ones are kept.
+const QR_CACHE_SIZE = 1_000;
+const qrCache = new Map<string, string>();
+
+/** A ticket token as an SVG QR code in a data URL. */
+export async function ticketQrDataUrl(token: string): Promise<string> {
+  const cached = qrCache.get(token);
+  if (cached !== undefined) {
+    qrCache.delete(token);
+    qrCache.set(token, cached);
+    return cached;
+  }
+  const url = `data:image/svg+xml;base64,${Buffer.from(await renderTicketQr(token)).toString('base64')}`;
+  qrCache.set(token, url);
+  if (qrCache.size > QR_CACHE_SIZE) qrCache.delete(qrCache.keys().next().value!);
+  return url;
+}
+
+async function toTicketDetails(row: Record<string, unknown>): Promise<TicketDetails> {
+  const token = (row.qr_payload as string | null) ?? null;
   return {
     ticketId: row.id as string,
     ticketTypeId: row.ticket_type_id as string,
     code: row.code as string,
     status: row.status as string,
-    qr: (row.qr_payload as string | null) ?? null,
+    qr: token ? await ticketQrDataUrl(token) : null,
+    qrToken: token,
     nft: row.nft_status
       ? {
           status: row.nft_status as string,
           tokenId: (row.nft_token_id as string | null) ?? null,
           txHash: (row.nft_tx_hash as string | null) ?? null,
+          mintedAt: row.nft_minted_at ? new Date(row.nft_minted_at as string).toISOString() : null,
         }
       : null,
   };

@@ -47,6 +47,8 @@ const schema = z.object({
   NFT_CONTRACT_ADDRESS: optionalString,
   TICKET_SIGNING_KEY: optionalString,
   WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(1000),
+  /** `off` is the benchmark's instant mode: the sandbox providers answer at once and send no webhooks. */
+  SANDBOX_WEBHOOKS: z.enum(['on', 'off']).default('on'),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 });
 

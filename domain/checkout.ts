@@ -103,6 +103,25 @@ export function checkoutWorkflowId(orderId: string): string {
   return `checkout-${orderId}`;
 }
 
+/** A crypto payment that arrived after its checkout ended unpaid: issue the tickets, or owe the money back. */
+export interface LatePaymentInput {
+  orderId: string;
+  provider: PaymentOutcome['provider'];
+  /** The provider's object id (the charge) that was paid. */
+  paymentRef: string;
+}
+
+/** How a late payment was settled. */
+export interface LatePaymentResult {
+  outcome: 'tickets_issued' | 'refund_owed';
+  tickets: TicketView[];
+}
+
+/** One late-payment workflow per order, however many webhooks report the payment. */
+export function latePaymentWorkflowId(orderId: string): string {
+  return `late-payment-${orderId}`;
+}
+
 /** Custom search attributes that support staff filter orders by in the Temporal UI. */
 export const SearchAttributes = {
   OrderId: defineSearchAttributeKey('OrderId', SearchAttributeType.KEYWORD),

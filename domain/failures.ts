@@ -11,6 +11,8 @@ export const FailureType = {
   TicketIssuanceFailed: 'TicketIssuanceFailed',
   SeatsLost: 'SeatsLost',
   OpenHoldLimit: 'OpenHoldLimit',
+  /** A provider refused a message for good (bad address, unknown template): retrying cannot help. */
+  MessageRejected: 'MessageRejected',
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
 

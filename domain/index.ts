@@ -6,3 +6,5 @@ export * from './pricing';
 export * from './checkout';
 export * from './fees';
 export * from './money-format';
+export * from './nft';
+export * from './notifications';

@@ -1,9 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { resolve } from 'node:path';
 import { issueToken } from '../api/auth';
 import { loadConfig, sandboxedProviders, type Config } from '../config';
 import { createDb } from '../db';
 import { DEMO, seedDemo } from '../db/seed';
 import { startInfrastructure } from './infrastructure';
+import { startLocalChain, type LocalChain } from './local-chain';
 
 const log = (line: string) => console.log(`[start] ${line}`);
 
@@ -50,16 +52,35 @@ async function waitUntilReady(url: string, timeoutMs: number): Promise<void> {
   throw new Error(`${url} did not become ready within ${timeoutMs / 1000}s`);
 }
 
-function banner(config: Config, temporalUiUrl: string | null, startedAt: number): string {
+// Anvil's second dev account: a wallet the demo buyer can "own" tickets in, with no real value anywhere.
+const DEMO_WALLET = '0x70997970C51812dc3A010C7d01b50e0d17dc79C8';
+
+function banner(
+  config: Config,
+  temporalUiUrl: string | null,
+  startedAt: number,
+  chain: LocalChain | null,
+): string {
   const token = issueToken(config.AUTH_JWT_SECRET, { sub: DEMO.buyerId, role: 'buyer' }, 7 * 24 * 3600);
+  const staff = issueToken(
+    config.AUTH_JWT_SECRET,
+    { sub: 'door_1', role: 'support', event: DEMO.eventId },
+    7 * 24 * 3600,
+  );
   const api = config.PUBLIC_BASE_URL;
   const body = JSON.stringify({
     eventId: DEMO.eventId,
     items: [{ ticketTypeId: DEMO.ticketTypes.general, quantity: 2 }],
     payment: { method: 'card', paymentMethodId: 'pm_card_visa' },
     buyer: { email: 'demo@example.com', phone: '+15555550100' },
+    walletAddress: DEMO_WALLET,
   });
   const sandboxed = sandboxedProviders(config);
+  const chainLine = chain
+    ? `${chain.rpcUrl} (local anvil), contract ${chain.contractAddress}`
+    : config.CHAIN_RPC_URL
+      ? `${new URL(config.CHAIN_RPC_URL).origin}, contract ${config.NFT_CONTRACT_ADDRESS ?? '(not set)'}`
+      : 'none: NFT mints wait';
   return [
     '',
     `Bilten is ready (${((Date.now() - startedAt) / 1000).toFixed(1)}s)`,
@@ -77,7 +98,16 @@ function banner(config: Config, temporalUiUrl: string | null, startedAt: number)
     `    -H "Content-Type: application/json" -H "Idempotency-Key: demo-$(date +%s)" \\`,
     `    -d '${body}'`,
     '',
-    `Then find the order in the Temporal UI with the query OrderId="<orderId>". Ctrl-C stops everything.`,
+    `Then find the order in the Temporal UI with the query OrderId="<orderId>" (checkout, NFT mint, confirmation),`,
+    `read its tickets (code, QR, NFT) with GET ${api}/v1/checkouts/<orderId>, and:`,
+    `  Outbox        ${config.NODE_ENV === 'production' ? '(not served in production)' : `${api}/dev/outbox`}`,
+    `  NFT chain     ${chainLine}`,
+    `  NFT owner     npm run nft:owner -- <ticketId>`,
+    `  Scan key      ${api}/v1/tickets/signing-keys`,
+    `  Door scan     curl -sS -X POST ${api}/v1/scans -H "Authorization: Bearer ${staff}" \\`,
+    `                  -H "Content-Type: application/json" -d '{"code":"<ticket code>"}'`,
+    '',
+    'Ctrl-C stops everything.',
     '',
   ].join('\n');
 }
@@ -90,7 +120,31 @@ async function main(): Promise<void> {
   await seedDemo(db);
   await db.destroy();
 
-  const env = { ...process.env, DATABASE_URL: infra.databaseUrl, TEMPORAL_ADDRESS: infra.temporalAddress };
+  // NFT tickets need a chain: without CHAIN_RPC_URL, a local anvil with the ticket contract on it.
+  let chain: LocalChain | null = null;
+  if (!config.CHAIN_RPC_URL) {
+    try {
+      chain = await startLocalChain(resolve(config.DATA_DIR), log);
+      log(`NFT: local anvil chain ${chain.rpcUrl}, contract ${chain.contractAddress}`);
+    } catch (err) {
+      // Minting waits for a chain; selling tickets does not.
+      log(
+        `NFT: local chain did not start (${err instanceof Error ? err.message : String(err)}); NFT mints will wait`,
+      );
+    }
+  }
+  const env = {
+    ...process.env,
+    DATABASE_URL: infra.databaseUrl,
+    TEMPORAL_ADDRESS: infra.temporalAddress,
+    ...(chain
+      ? {
+          CHAIN_RPC_URL: chain.rpcUrl,
+          CHAIN_PRIVATE_KEY: chain.privateKey,
+          NFT_CONTRACT_ADDRESS: chain.contractAddress,
+        }
+      : {}),
+  };
   const worker = supervise('worker', 'workers/main.ts', env);
   const api = supervise('api', 'api/main.ts', env);
 
@@ -100,6 +154,7 @@ async function main(): Promise<void> {
     shuttingDown = true;
     log('stopping...');
     await Promise.all([api.stop(), worker.stop()]);
+    await chain?.stop();
     await infra.stop();
     log('stopped; data kept under ' + config.DATA_DIR);
     process.exit(0);
@@ -108,7 +163,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void shutdown());
 
   await waitUntilReady(`http://127.0.0.1:${config.PORT}/readyz`, 120_000);
-  console.log(banner(config, infra.temporalUiUrl, startedAt));
+  console.log(banner(config, infra.temporalUiUrl, startedAt, chain));
 }
 
 main().catch((err) => {

@@ -1,5 +1,8 @@
 import { spawn } from 'node:child_process';
-import { resolve } from 'node:path';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 import { createDb, migrateLatest } from '../db';
 import { ensureDatabase, startPostgres } from './postgres';
@@ -16,10 +19,14 @@ async function main(): Promise<void> {
   const [temporalCli, stripeMock] = await Promise.all([findOrInstallTemporalCli(log), ensureStripeMock()]);
   log(`Temporal CLI ${temporalCli}; stripe-mock ${stripeMock}`);
 
+  // Each run gets its own throwaway cluster on a free port, so runs side by side never stop each other's.
+  const scratch = mkdtempSync(join(tmpdir(), 'bilten-test-'));
+  // mkdtemp makes it 0700; as root, Postgres runs as the `postgres` user, which must be able to enter it.
+  chmodSync(scratch, 0o755);
   const postgres = await startPostgres({
     databaseUrl: process.env.DATABASE_URL,
-    dataDir: resolve(process.env.DATA_DIR ?? '.data', 'test-postgres'),
-    port: Number(process.env.TEST_PG_PORT ?? 5489),
+    dataDir: join(scratch, 'postgres'),
+    port: await freePort(),
     database: 'postgres',
     log,
   });
@@ -52,7 +59,20 @@ async function main(): Promise<void> {
   await admin.query(`DROP DATABASE IF EXISTS "${testDatabase}" WITH (FORCE)`).catch(() => undefined);
   await admin.end();
   await postgres.stop();
+  rmSync(scratch, { recursive: true, force: true });
   process.exit(code);
+}
+
+/** A TCP port nobody listens on right now. */
+function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => done(port));
+    });
+  });
 }
 
 main().catch((err) => {

@@ -2,12 +2,13 @@ import { ApplicationFailure } from '@temporalio/common';
 import { createCheckoutActivities } from '../activities/checkout';
 import type { Db } from '../db';
 import { FailureType } from '../domain';
-import { generateTicketCode } from '../tickets/signing';
+import { generateTicketCode, loadTicketSigner, verifyTicketToken } from '../tickets/signing';
 import { createCatalogue, testDb, uid } from './support/env';
 import { checkoutInput } from './support/orders';
 
 let db: Db;
 let activities: ReturnType<typeof createCheckoutActivities>;
+const signer = loadTicketSigner('5e'.repeat(32));
 const inAnHour = () => new Date(Date.now() + 3_600_000).toISOString();
 
 beforeAll(() => {
@@ -17,6 +18,7 @@ beforeAll(() => {
     maxOpenHoldsPerBuyer: 3,
     newTicketCode: generateTicketCode,
     newTicketId: () => uid('tkt'),
+    signTicket: (t) => signer.sign({ v: 1, tid: t.ticketId, eid: t.eventId, ttid: t.ticketTypeId, code: t.code }),
   });
 });
 afterAll(() => db.destroy());
@@ -100,6 +102,29 @@ describe('issueTickets', () => {
     expect(ledger.length).toBeGreaterThan(0);
     expect(ledger.reduce((sum, e) => sum + Number(e.amount_minor), 0)).toBe(0);
     expect(ledger.find((e) => e.account.startsWith('organizer_payable'))?.amount_minor).toBe(-(5000 - 280));
+  });
+
+  test('when issuance is retried, then each ticket keeps one signed QR naming the ticket, event and ticket type', async () => {
+    const catalogue = await createCatalogue(db, { capacity: 10 });
+    const order = checkoutInput(catalogue, { quantity: 3 });
+    await activities.reserveSeats({ order, expiresAt: inAnHour() });
+    await activities.issueTickets({ orderId: order.orderId });
+    const first = await db('tickets').where({ order_id: order.orderId }).orderBy('id');
+    await activities.issueTickets({ orderId: order.orderId });
+    const again = await db('tickets').where({ order_id: order.orderId }).orderBy('id');
+
+    expect(again).toHaveLength(3);
+    expect(again.map((t) => t.qr_payload)).toEqual(first.map((t) => t.qr_payload));
+    expect(new Set(again.map((t) => t.code)).size).toBe(3);
+    for (const ticket of again) {
+      expect(verifyTicketToken(ticket.qr_payload, signer.publicKeyJwk)).toEqual({
+        v: 1,
+        tid: ticket.id,
+        eid: catalogue.eventId,
+        ttid: catalogue.ticketTypeId,
+        code: ticket.code,
+      });
+    }
   });
 
   test('when the hold was released and the seats were sold to others, then issuance fails as seats lost', async () => {

@@ -76,7 +76,8 @@ describe('POST /v1/checkouts', () => {
       headers: { 'Idempotency-Key': key },
     });
     expect(first.status).toBe(201);
-    expect(again.status).toBe(200);
+    expect(again.status).toBe(201);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
     expect(again.body.orderId).toBe(first.body.orderId);
     const charges = await platform.db('sandbox_card_intents').where({ order_id: first.body.orderId });
     expect(charges).toHaveLength(1);
@@ -217,7 +218,7 @@ describe('catalogue', () => {
           body: { name: 'X', priceMinor: 1, currency: 'EUR', capacity: 1 },
         })
       ).status,
-    ).toBe(404);
+    ).toBe(403);
     const read = await call(platform, 'GET', `/v1/events/${event.body.eventId}`);
     expect(read.body.ticketTypes).toEqual([
       expect.objectContaining({ name: 'Seat', priceMinor: 1500, currency: 'EUR', available: 20 }),

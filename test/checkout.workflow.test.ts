@@ -9,12 +9,20 @@ import {
   checkoutStatusQuery,
   checkoutWorkflowId,
   FailureType,
+  latePaymentWorkflowId,
+  MessageKind,
+  messageWorkflowId,
+  NFT_TASK_QUEUE,
+  nftMintWorkflowId,
+  NOTIFICATIONS_TASK_QUEUE,
   paymentOutcomeSignal,
+  SearchAttributes,
   type CheckoutInput,
   type CheckoutView,
   type PaymentOutcome,
 } from '../domain';
 import type { checkoutWorkflow } from '../workflows/checkout';
+import type { latePaymentWorkflow } from '../workflows/late-payment';
 import { createTemporalEnv, uid, Worker, workerOptions } from './support/env';
 import { recordHistory } from './support/histories';
 import { checkoutInput } from './support/orders';
@@ -69,6 +77,7 @@ function fakeActivities(overrides: Overrides = {}) {
       expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
     })),
     voidOrRefundPayment: record('voidOrRefundPayment', () => ({ outcome: 'canceled' as const })),
+    recordRefundOwed: record('recordRefundOwed', ({ orderId }) => ({ refundId: `ref_${orderId}` })),
   };
   const wrapped = Object.fromEntries(
     Object.entries(overrides).map(([name, fn]) => [name, record(name, fn as (i: unknown) => unknown)]),
@@ -105,12 +114,14 @@ async function withWorker<T>(activities: Activities, body: () => Promise<T>): Pr
   return worker.runUntil(body);
 }
 
+/** An outcome for the payment the fakes create: PaymentIntent `pi_3ds` or crypto charge `ch_1`. */
 const outcome = (
   status: PaymentOutcome['status'],
   provider: PaymentOutcome['provider'] = 'stripe',
+  paymentRef = provider === 'stripe' ? 'pi_3ds' : 'ch_1',
 ): PaymentOutcome => ({
   provider,
-  paymentRef: 'ref',
+  paymentRef,
   eventId: uid('evt'),
   status,
 });
@@ -372,5 +383,172 @@ describe('checkoutWorkflow', () => {
     );
     expect(final.status).toBe('FAILED');
     expect(attempts).toBe(3);
+  });
+});
+
+describe('checkoutWorkflow with webhook-driven outcomes', () => {
+  test('when outcomes arrive for another payment, twice, or a failure after success, then only the first real outcome counts', async () => {
+    const fake = fakeActivities({
+      chargeCard: () => ({
+        intentId: 'pi_3ds',
+        status: 'requires_action',
+        clientSecret: 's',
+        actionUrl: 'http://3ds/pi_3ds',
+      }),
+    });
+    const input = checkoutInput(catalogue);
+    const final = await withWorker(fake.activities, async () => {
+      const { handle } = await place(input);
+      await handle.signal(paymentOutcomeSignal, outcome('failed', 'stripe', 'pi_someone_else'));
+      await handle.signal(paymentOutcomeSignal, outcome('succeeded'));
+      await handle.signal(paymentOutcomeSignal, outcome('succeeded'));
+      await handle.signal(paymentOutcomeSignal, outcome('failed'));
+      const final = await handle.result();
+      await recordHistory('checkout-v2-card-3ds-outcomes-out-of-order', handle);
+      return final;
+    });
+    expect(final).toMatchObject({ status: 'PAID', payment: { status: 'succeeded' } });
+    expect(fake.names()).toEqual(['reserveSeats', 'chargeCard', 'issueTickets']);
+  });
+
+  test('when a crypto payment is reported while an unpaid order is being wound up, then the late-payment workflow takes it over', async () => {
+    let releaseVoid!: () => void;
+    const voidGate = new Promise<void>((r) => (releaseVoid = r));
+    const fake = fakeActivities({
+      voidOrRefundPayment: async () => {
+        await voidGate;
+        return { outcome: 'canceled' as const };
+      },
+    });
+    const input = checkoutInput(catalogue, { payment: { method: 'crypto' } });
+    const { cancelled, late } = await withWorker(fake.activities, async () => {
+      const { handle } = await place(input);
+      const cancelling = handle.executeUpdate(cancelCheckoutUpdate, { args: [{ requestedBy: 'buyer:b1' }] });
+      for (let i = 0; i < 100 && !fake.names().includes('voidOrRefundPayment'); i++) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await handle.signal(paymentOutcomeSignal, outcome('delayed', 'coinbase'));
+      releaseVoid();
+      const cancelled = await cancelling;
+      await handle.result();
+      const lateHandle = env.client.workflow.getHandle<typeof latePaymentWorkflow>(
+        latePaymentWorkflowId(input.orderId),
+      );
+      const late = await lateHandle.result();
+      await recordHistory('checkout-v2-crypto-paid-while-cancelling', handle);
+      await recordHistory('late-payment-v1-handed-over-tickets-issued', lateHandle);
+      return { cancelled, late };
+    });
+    expect(cancelled.status).toBe('CANCELLED');
+    expect(late).toMatchObject({
+      outcome: 'tickets_issued',
+      tickets: [expect.objectContaining({ code: 'CODE-1' })],
+    });
+    expect(fake.names()).toEqual([
+      'reserveSeats',
+      'createCryptoCharge',
+      'voidOrRefundPayment',
+      'releaseHold',
+      'issueTickets',
+    ]);
+    expect(fake.calls.at(-1)?.input).toEqual({ orderId: input.orderId });
+  });
+});
+
+describe('latePaymentWorkflow', () => {
+  const lateInput = () => ({ orderId: uid('ord'), provider: 'coinbase' as const, paymentRef: 'ch_1' });
+
+  async function runLatePayment(fake: ReturnType<typeof fakeActivities>, history: string) {
+    return withWorker(fake.activities, async () => {
+      const handle = await env.client.workflow.start<typeof latePaymentWorkflow>('latePaymentWorkflow', {
+        workflowId: latePaymentWorkflowId(uid('ord')),
+        taskQueue,
+        args: [lateInput()],
+      });
+      const result = await handle.result();
+      await recordHistory(history, handle);
+      return result;
+    });
+  }
+
+  test('when seats are still free after a late payment, then the tickets are issued', async () => {
+    const fake = fakeActivities();
+    const result = await runLatePayment(fake, 'late-payment-v1-tickets-issued');
+    expect(result.outcome).toBe('tickets_issued');
+    expect(fake.names()).toEqual(['issueTickets']);
+  });
+
+  test('when the seats were sold meanwhile, then a refund is recorded as owed', async () => {
+    const fake = fakeActivities({
+      issueTickets: () => {
+        throw ApplicationFailure.nonRetryable('the seats were sold', FailureType.SeatsLost);
+      },
+    });
+    const result = await runLatePayment(fake, 'late-payment-v1-refund-owed');
+    expect(result).toEqual({ outcome: 'refund_owed', tickets: [] });
+    expect(fake.names()).toEqual(['issueTickets', 'recordRefundOwed']);
+  });
+});
+
+describe('checkoutWorkflow fulfilment', () => {
+  test('when a paid buyer gave a wallet and contact details, then the mint and the confirmation start as abandoned children and the order does not wait for them', async () => {
+    const fake = fakeActivities();
+    const input: CheckoutInput = {
+      ...checkoutInput(catalogue, { quantity: 1 }),
+      contact: { email: 'a@example.com', phone: '+15555550100' },
+      walletAddress: `0x${'ab'.repeat(20)}`,
+    };
+    const mintId = nftMintWorkflowId(input.orderId);
+    const confirmationId = messageWorkflowId(MessageKind.OrderConfirmed, input.orderId);
+    const seen = await withWorker(fake.activities, async () => {
+      const { placement, handle } = await place(input);
+      const final = await handle.result();
+      await recordHistory('checkout-fulfilment-card-paid-wallet', handle);
+      const described = {
+        placement,
+        final,
+        parent: await handle.describe(),
+        mint: await env.client.workflow.getHandle(mintId).describe(),
+        mintHistory: await env.client.workflow.getHandle(mintId).fetchHistory(),
+        confirmation: await env.client.workflow.getHandle(confirmationId).describe(),
+      };
+      // Nobody polls the nft and notifications queues here: the children are still waiting, the order is not.
+      await env.client.workflow.getHandle(mintId).terminate('test over');
+      await env.client.workflow.getHandle(confirmationId).terminate('test over');
+      return described;
+    });
+
+    expect(seen.placement.status).toBe('PAID');
+    expect(seen.final.status).toBe('PAID');
+    expect(seen.parent.status.name).toBe('COMPLETED');
+    expect(seen.parent.memo).toMatchObject({
+      status: 'PAID',
+      fulfilment: { nftWorkflowId: mintId, confirmationWorkflowId: confirmationId },
+    });
+    for (const child of [seen.mint, seen.confirmation]) {
+      expect(child.status.name).toBe('RUNNING');
+      expect(child.parentExecution?.workflowId).toBe(checkoutWorkflowId(input.orderId));
+      expect(child.typedSearchAttributes.get(SearchAttributes.OrderId)).toBe(input.orderId);
+      expect(child.typedSearchAttributes.get(SearchAttributes.OrderStatus)).toBeUndefined();
+    }
+    expect(seen.mint.taskQueue).toBe(NFT_TASK_QUEUE);
+    expect(seen.confirmation.taskQueue).toBe(NOTIFICATIONS_TASK_QUEUE);
+    const started = seen.mintHistory.events?.[0]?.workflowExecutionStartedEventAttributes;
+    expect(started?.parentWorkflowExecution?.workflowId).toBe(checkoutWorkflowId(input.orderId));
+    expect(fake.names()).toEqual(['reserveSeats', 'chargeCard', 'issueTickets']);
+  });
+
+  test('when a paid buyer gave neither a wallet nor contact details, then no child workflow starts', async () => {
+    const fake = fakeActivities();
+    const input: CheckoutInput = { ...checkoutInput(catalogue, { quantity: 1 }), contact: {} };
+    const final = await withWorker(fake.activities, async () => {
+      const { handle } = await place(input);
+      return handle.result();
+    });
+    expect(final.status).toBe('PAID');
+    await expect(env.client.workflow.getHandle(nftMintWorkflowId(input.orderId)).describe()).rejects.toThrow();
+    await expect(
+      env.client.workflow.getHandle(messageWorkflowId(MessageKind.OrderConfirmed, input.orderId)).describe(),
+    ).rejects.toThrow();
   });
 });

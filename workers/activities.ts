@@ -3,18 +3,48 @@ import type { Config } from '../config';
 import type { Db } from '../db';
 import { createCheckoutActivities } from '../activities/checkout';
 import { createPaymentActivities } from '../activities/payments';
+import { createNftActivities } from '../activities/nft';
+import { createNotificationActivities } from '../activities/notifications';
+import { MessageKind } from '../domain';
+import type { Minter } from '../providers/nft/ports';
+import { configuredTicketSigner } from '../tickets/configured-signer';
 import { generateTicketCode } from '../tickets/signing';
-import type { PaymentProviders } from './providers';
+import type { NotificationProviders, PaymentProviders } from './providers';
 
 /** Everything the checkout task queue's activities need, built from real clients. */
 export function createCheckoutQueueActivities(config: Config, db: Db, providers: PaymentProviders) {
+  const signer = configuredTicketSigner(config);
   return {
     ...createCheckoutActivities({
       db,
       maxOpenHoldsPerBuyer: config.MAX_OPEN_HOLDS_PER_BUYER,
       newTicketCode: generateTicketCode,
       newTicketId: () => `tkt_${randomUUID().replace(/-/g, '')}`,
+      signTicket: (ticket) =>
+        signer.sign({
+          v: 1,
+          tid: ticket.ticketId,
+          eid: ticket.eventId,
+          ttid: ticket.ticketTypeId,
+          code: ticket.code,
+          iat: Math.floor(Date.now() / 1000),
+        }),
     }),
     ...createPaymentActivities({ db, ...providers, publicBaseUrl: config.PUBLIC_BASE_URL }),
   };
+}
+
+/** The `nft` task queue's activities: mints on the configured chain. */
+export function createNftQueueActivities(config: Config, db: Db, minter: Minter) {
+  return createNftActivities({ db, minter, publicBaseUrl: config.PUBLIC_BASE_URL });
+}
+
+/** The `notifications` task queue's activities: the outbox over the Mailer and Sms ports. */
+export function createNotificationQueueActivities(config: Config, db: Db, providers: NotificationProviders) {
+  return createNotificationActivities({
+    db,
+    ...providers,
+    emailTemplates: { [MessageKind.OrderConfirmed]: config.SENDGRID_TEMPLATE_ID },
+    publicBaseUrl: config.PUBLIC_BASE_URL,
+  });
 }

@@ -1,11 +1,18 @@
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
 import { loadConfig, sandboxedProviders } from '../config';
 import { createDb } from '../db';
-import { CHECKOUT_TASK_QUEUE } from '../domain';
-import { createCheckoutQueueActivities } from './activities';
-import { createPaymentProviders } from './providers';
+import { CHECKOUT_TASK_QUEUE, NFT_TASK_QUEUE, NOTIFICATIONS_TASK_QUEUE } from '../domain';
+import {
+  createCheckoutQueueActivities,
+  createNftQueueActivities,
+  createNotificationQueueActivities,
+} from './activities';
+import { createConfiguredMinter, createNotificationProviders, createPaymentProviders } from './providers';
 
-/** The worker process: runs checkout workflows and their activities until told to stop. */
+/**
+ * The worker process: polls the checkout, notifications and (with a chain configured) nft task queues over one
+ * connection, running their workflows and activities until told to stop.
+ */
 async function main(): Promise<void> {
   const config = loadConfig();
   if (!config.TEMPORAL_ADDRESS) throw new Error('TEMPORAL_ADDRESS is required by the worker (npm start sets it)');
@@ -16,18 +23,54 @@ async function main(): Promise<void> {
 
   const db = createDb(config.DATABASE_URL, config.DB_POOL_MAX);
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
-  const providers = createPaymentProviders(config, db, { log: (line) => console.warn(`[worker] ${line}`) });
-  const worker = await Worker.create({
+  const providers = createPaymentProviders(config, db, {
+    webhooks: config.SANDBOX_WEBHOOKS === 'on',
+    log: (line) => console.warn(`[worker] ${line}`),
+  });
+  // One bundle for the three workers: every queue runs workflows from the same code.
+  const workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows') });
+  const common = {
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
-    taskQueue: CHECKOUT_TASK_QUEUE,
-    workflowsPath: require.resolve('../workflows'),
-    activities: createCheckoutQueueActivities(config, db, providers),
+    workflowBundle,
     maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
-  });
-  console.log(`[worker] polling task queue "${CHECKOUT_TASK_QUEUE}" on ${config.TEMPORAL_ADDRESS}`);
+  };
+  const workers = [
+    await Worker.create({
+      ...common,
+      taskQueue: CHECKOUT_TASK_QUEUE,
+      activities: createCheckoutQueueActivities(config, db, providers),
+    }),
+    await Worker.create({
+      ...common,
+      taskQueue: NOTIFICATIONS_TASK_QUEUE,
+      activities: createNotificationQueueActivities(config, db, createNotificationProviders(config, db)),
+    }),
+  ];
+  const minter = createConfiguredMinter(config);
+  if (minter) {
+    workers.push(
+      await Worker.create({
+        ...common,
+        taskQueue: NFT_TASK_QUEUE,
+        activities: createNftQueueActivities(config, db, minter),
+      }),
+    );
+    console.log(
+      `[worker] NFT tickets on ${new URL(config.CHAIN_RPC_URL!).origin}, contract ${minter.contractAddress}`,
+    );
+  } else {
+    console.warn(
+      `[worker] NFT minting is off (CHAIN_RPC_URL, CHAIN_PRIVATE_KEY and NFT_CONTRACT_ADDRESS are not all set): ` +
+        `mints wait on task queue "${NFT_TASK_QUEUE}" and tickets stay PENDING until a worker with a chain polls it`,
+    );
+  }
+  console.log(
+    `[worker] polling task queues ${workers.map((w) => `"${w.options.taskQueue}"`).join(', ')} on ${config.TEMPORAL_ADDRESS}`,
+  );
   // Worker.run handles SIGINT/SIGTERM itself: it stops polling, finishes running activities, then resolves.
-  await worker.run();
+  await Promise.all(workers.map((w) => w.run()));
+  minter?.close();
   await connection.close();
   await db.destroy();
 }

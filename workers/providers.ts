@@ -5,6 +5,11 @@ import { createSandboxCardPayments, createSandboxCryptoPayments } from '../provi
 import { createStripeCardPayments } from '../providers/payments/stripe-card';
 import { createCoinbaseCryptoPayments } from '../providers/payments/coinbase-crypto';
 import { createWebhookDelivery, noWebhookDelivery } from '../providers/payments/webhook-delivery';
+import { createEthersMinter, type EthersMinter } from '../providers/nft/ethers-minter';
+import type { Mailer, Sms } from '../providers/notifications/ports';
+import { createSandboxMailer, createSandboxSms } from '../providers/notifications/sandbox';
+import { createSendgridMailer } from '../providers/notifications/sendgrid-mailer';
+import { createTwilioSms } from '../providers/notifications/twilio-sms';
 
 /** The payment providers this process talks to: real SDKs when keys are configured, sandboxes otherwise. */
 export interface PaymentProviders {
@@ -36,4 +41,44 @@ export function createPaymentProviders(
     ? createCoinbaseCryptoPayments({ apiKey: config.COINBASE_API_KEY, apiBase: config.COINBASE_API_BASE })
     : createSandboxCryptoPayments(sandboxDeps);
   return { card, crypto };
+}
+
+/** The message providers this process talks to: SendGrid and Twilio when configured, outbox sandboxes otherwise. */
+export interface NotificationProviders {
+  mailer: Mailer;
+  sms: Sms;
+}
+
+/** The one place real message clients are built. */
+export function createNotificationProviders(config: Config, db: Db): NotificationProviders {
+  const mailer = config.SENDGRID_API_KEY
+    ? createSendgridMailer({
+        apiKey: config.SENDGRID_API_KEY,
+        from: config.SENDGRID_FROM,
+        apiBase: config.SENDGRID_API_BASE,
+      })
+    : createSandboxMailer({ db });
+  const sms =
+    config.TWILIO_ACCOUNT_SID && config.TWILIO_AUTH_TOKEN
+      ? createTwilioSms({
+          accountSid: config.TWILIO_ACCOUNT_SID,
+          authToken: config.TWILIO_AUTH_TOKEN,
+          from: config.TWILIO_FROM,
+          apiBase: config.TWILIO_API_BASE,
+        })
+      : createSandboxSms({ db });
+  return { mailer, sms };
+}
+
+/**
+ * The Minter on the configured chain, or null when no chain is configured (CHAIN_RPC_URL, NFT_CONTRACT_ADDRESS
+ * and CHAIN_PRIVATE_KEY); `npm start` always configures its local anvil chain.
+ */
+export function createConfiguredMinter(config: Config): EthersMinter | null {
+  if (!config.CHAIN_RPC_URL || !config.NFT_CONTRACT_ADDRESS || !config.CHAIN_PRIVATE_KEY) return null;
+  return createEthersMinter({
+    rpcUrl: config.CHAIN_RPC_URL,
+    privateKey: config.CHAIN_PRIVATE_KEY,
+    contractAddress: config.NFT_CONTRACT_ADDRESS,
+  });
 }

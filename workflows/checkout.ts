@@ -2,19 +2,24 @@ import {
   ActivityFailure,
   ApplicationFailure,
   condition,
+  ParentClosePolicy,
+  patched,
   proxyActivities,
   setHandler,
+  startChild,
   upsertMemo,
   upsertSearchAttributes,
   workflowInfo,
   type ActivityOptions,
 } from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import {
   awaitPlacementUpdate,
   cancelCheckoutUpdate,
   checkoutStatusQuery,
   FailureType,
   isCheckoutFinal,
+  latePaymentWorkflowId,
   OrderReason,
   paymentOutcomeSignal,
   SearchAttributes,
@@ -26,6 +31,8 @@ import {
 } from '../domain';
 import type { createCheckoutActivities } from '../activities/checkout';
 import type { createPaymentActivities } from '../activities/payments';
+import { startOrderFulfilment } from './fulfilment';
+import type { latePaymentWorkflow } from './late-payment';
 
 /** Database writes: quick, and retried until Postgres answers. */
 const dbWrite: ActivityOptions = {
@@ -81,6 +88,8 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutVi
   let placed = false;
   let cancelRequestedBy: string | undefined;
   const outcomes: PaymentOutcome[] = [];
+  /** The provider object (PaymentIntent or charge) this order pays with, once it exists. */
+  let paymentRef: string | undefined;
 
   setHandler(checkoutStatusQuery, () => view);
   setHandler(paymentOutcomeSignal, (outcome) => void outcomes.push(outcome));
@@ -123,6 +132,7 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutVi
     for (const step of undo.reverse()) await step(ending);
     setStatus(ending.status, ending.reason, ending.detail);
     placed = true;
+    await handOffLateCryptoPayment();
     return view;
   };
 
@@ -163,6 +173,7 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutVi
         amount: input.total,
         paymentMethodId: input.payment.paymentMethodId,
       });
+      paymentRef = charge.intentId;
       undo.push(voidOrRefund);
       view.payment.clientSecret = charge.clientSecret ?? undefined;
       if (charge.status === 'succeeded') paid = true;
@@ -175,6 +186,7 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutVi
       }
     } else {
       const charge = await payments.createCryptoCharge({ orderId: input.orderId, amount: input.total });
+      paymentRef = charge.chargeId;
       undo.push(voidOrRefund);
       view.payment.hostedUrl = charge.hostedUrl;
     }
@@ -203,11 +215,15 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutVi
   }
   setStatus('PAID');
   placed = true;
+  // Mints and the confirmation run as abandoned children: started here, never waited for.
+  if (patched('fulfilment-children-v1')) await startOrderFulfilment(input, view.tickets);
   return view;
 
   /** Waits for the provider's verdict, the buyer's cancel, or the hold's expiry; returns how a failed wait ends. */
   async function awaitPayment(): Promise<Ending | undefined> {
     const deadline = Date.parse(expiresAt);
+    // Webhooks may report another object, or arrive twice or out of order: only this order's payment counts.
+    const ownPaymentOnly = patched('checkout-ignores-outcomes-of-other-payments');
     for (;;) {
       const remaining = deadline - Date.now();
       const woke = await condition(
@@ -216,6 +232,7 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutVi
       );
       const outcome = outcomes.shift();
       if (outcome) {
+        if (ownPaymentOnly && outcome.paymentRef !== paymentRef) continue;
         if (outcome.status === 'succeeded' || outcome.status === 'delayed') return undefined;
         if (outcome.status === 'processing') {
           setPayment('processing');
@@ -236,6 +253,40 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutVi
         return { status: 'CANCELLED', reason: OrderReason.CancelledByBuyer, detail: `by ${cancelRequestedBy}` };
       }
       if (!woke) return { status: 'EXPIRED', reason: OrderReason.HoldExpired };
+    }
+  }
+
+  /**
+   * A crypto payment reported while the unpaid order was being wound up (after the wait, before the close)
+   * would otherwise be dropped with the workflow: hand it to the late-payment workflow, which outlives this one.
+   * A charge the compensation found paid is already a refund owed, and stays one.
+   */
+  async function handOffLateCryptoPayment(): Promise<void> {
+    if (input.payment.method !== 'crypto' || paymentRef === undefined) return;
+    if (view.status === 'PAID' || view.payment.status === 'refund_owed') return;
+    const late = outcomes.find(
+      (o) => o.paymentRef === paymentRef && (o.status === 'delayed' || o.status === 'succeeded'),
+    );
+    if (!late || !patched('checkout-hands-late-crypto-payments-over')) return;
+    try {
+      await startChild<typeof latePaymentWorkflow>('latePaymentWorkflow', {
+        workflowId: latePaymentWorkflowId(input.orderId),
+        args: [{ orderId: input.orderId, provider: late.provider, paymentRef }],
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        typedSearchAttributes: [
+          { key: SearchAttributes.OrderId, value: input.orderId },
+          { key: SearchAttributes.EventId, value: input.eventId },
+          { key: SearchAttributes.BuyerId, value: input.buyerId },
+          { key: SearchAttributes.OrganizerId, value: input.organizerId },
+          { key: SearchAttributes.OrderStatus, value: view.status },
+          { key: SearchAttributes.PaymentMethod, value: input.payment.method },
+          { key: SearchAttributes.AmountMinor, value: input.total.amountMinor },
+        ],
+      });
+    } catch (err) {
+      // A webhook already started it: one late-payment workflow per order is the point.
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
     }
   }
 }

@@ -1,2 +1,5 @@
 /** Every workflow the worker runs; the worker bundles this file. */
 export { checkoutWorkflow } from './checkout';
+export { latePaymentWorkflow } from './late-payment';
+export { mintTicketNftsWorkflow } from './nft';
+export { sendMessageWorkflow } from './notifications';

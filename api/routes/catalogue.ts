@@ -107,9 +107,11 @@ export function catalogueRoutes({ db }: { db: Db }): Router {
     const event = ID_PATTERN.test(eventId)
       ? await db('events').where({ id: eventId }).first('organizer_id')
       : undefined;
-    // Another organizer's event is reported as missing, so ids do not leak across organizations.
-    if (!event || event.organizer_id !== principalOf(req).org)
-      throw problems.notFound(`event ${eventId.slice(0, 64)}`);
+    if (!event) throw problems.notFound(`event ${eventId.slice(0, 64)}`);
+    // Events are public (GET /v1/events/:eventId shows anyone's), so hiding one here would hide nothing: adding to
+    // another organizer's event is a forbidden action, 403 as the contract says.
+    if (event.organizer_id !== principalOf(req).org)
+      throw problems.forbidden(`event ${eventId.slice(0, 64)} belongs to another organizer`);
     const body = parseOr422(ticketTypeSchema, req.body);
     const [type] = await db('ticket_types')
       .insert({

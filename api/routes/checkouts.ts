@@ -95,6 +95,21 @@ export interface CheckoutRouteDeps {
 export function checkoutRoutes({ config, db, temporal }: CheckoutRouteDeps): Router {
   const router = Router();
 
+  /**
+   * Concurrent requests for one order share one update-with-start. Temporal admits only a few in-flight updates
+   * per workflow (10 by default); a burst of retries with one Idempotency-Key was refused past that and retried
+   * by the client, only to hear the same answer (test/idempotency.api.test.ts).
+   */
+  const placing = new Map<string, Promise<CheckoutView>>();
+  const placeOnce = (orderId: string, place: () => Promise<CheckoutView>): Promise<CheckoutView> => {
+    let placement = placing.get(orderId);
+    if (!placement) {
+      placement = place().finally(() => placing.delete(orderId));
+      placing.set(orderId, placement);
+    }
+    return placement;
+  };
+
   router.post('/v1/checkouts', requireRole('buyer'), async (req, res) => {
     const buyer = principalOf(req);
     const key = req.header('Idempotency-Key');
@@ -121,32 +136,34 @@ export function checkoutRoutes({ config, db, temporal }: CheckoutRouteDeps): Rou
     const input = await priceCheckout(body, buyer, key, orderId, requestHash);
     let view: CheckoutView;
     try {
-      view = await temporal.workflow.executeUpdateWithStart(awaitPlacementUpdate, {
-        startWorkflowOperation: new WithStartWorkflowOperation<typeof checkoutWorkflow>('checkoutWorkflow', {
-          workflowId: checkoutWorkflowId(orderId),
-          taskQueue: CHECKOUT_TASK_QUEUE,
-          args: [input],
-          // A concurrent request with the same key joins the running checkout instead of starting another.
-          workflowIdConflictPolicy: 'USE_EXISTING',
-          workflowIdReusePolicy: 'REJECT_DUPLICATE',
-          typedSearchAttributes: [
-            { key: SearchAttributes.OrderId, value: orderId },
-            { key: SearchAttributes.EventId, value: input.eventId },
-            { key: SearchAttributes.BuyerId, value: input.buyerId },
-            { key: SearchAttributes.OrganizerId, value: input.organizerId },
-            { key: SearchAttributes.OrderStatus, value: 'AWAITING_PAYMENT' },
-            { key: SearchAttributes.PaymentMethod, value: input.payment.method },
-            { key: SearchAttributes.AmountMinor, value: input.total.amountMinor },
-          ],
-          memo: {
-            eventId: input.eventId,
-            amountMinor: input.total.amountMinor,
-            currency: input.total.currency,
-            paymentMethod: input.payment.method,
-            status: 'AWAITING_PAYMENT',
-          },
+      view = await placeOnce(orderId, () =>
+        temporal.workflow.executeUpdateWithStart(awaitPlacementUpdate, {
+          startWorkflowOperation: new WithStartWorkflowOperation<typeof checkoutWorkflow>('checkoutWorkflow', {
+            workflowId: checkoutWorkflowId(orderId),
+            taskQueue: CHECKOUT_TASK_QUEUE,
+            args: [input],
+            // A concurrent request with the same key joins the running checkout instead of starting another.
+            workflowIdConflictPolicy: 'USE_EXISTING',
+            workflowIdReusePolicy: 'REJECT_DUPLICATE',
+            typedSearchAttributes: [
+              { key: SearchAttributes.OrderId, value: orderId },
+              { key: SearchAttributes.EventId, value: input.eventId },
+              { key: SearchAttributes.BuyerId, value: input.buyerId },
+              { key: SearchAttributes.OrganizerId, value: input.organizerId },
+              { key: SearchAttributes.OrderStatus, value: 'AWAITING_PAYMENT' },
+              { key: SearchAttributes.PaymentMethod, value: input.payment.method },
+              { key: SearchAttributes.AmountMinor, value: input.total.amountMinor },
+            ],
+            memo: {
+              eventId: input.eventId,
+              amountMinor: input.total.amountMinor,
+              currency: input.total.currency,
+              paymentMethod: input.payment.method,
+              status: 'AWAITING_PAYMENT',
+            },
+          }),
         }),
-      });
+      );
     } catch (err) {
       // The checkout with this key already ran to its end: answer from what it recorded.
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
@@ -272,7 +289,8 @@ function respondWithPlacement(res: import('express').Response, view: CheckoutVie
   if (view.status === 'FAILED' && view.reason === OrderReason.SoldOut) throw soldOut(undefined, view.orderId);
   if (view.status === 'FAILED' && view.reason === OrderReason.OpenHoldLimit) throw openHoldLimit(view.orderId);
   const { buyerId: _b, ...body } = view as CheckoutView & { buyerId?: string };
-  res.status(replayed ? 200 : 201).setHeader('Location', `/v1/checkouts/${view.orderId}`);
+  // A replay answers exactly as the first request did (status included, as Stripe does), and says it is one.
+  res.status(201).setHeader('Location', `/v1/checkouts/${view.orderId}`);
   if (replayed) res.setHeader('Idempotent-Replayed', 'true');
   res.json(body);
 }

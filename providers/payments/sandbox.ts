@@ -46,6 +46,11 @@ export interface SandboxDeps {
 
 const token = (bytes: number) => randomBytes(bytes).toString('hex');
 
+/** No sandbox payment or charge has that id; the hosted pages answer 404 for it. */
+export class SandboxNotFoundError extends Error {
+  override readonly name = 'SandboxNotFoundError';
+}
+
 /** A local stand-in for Stripe PaymentIntents that follows Stripe's test cards and sends signed webhooks. */
 export function createSandboxCardPayments(deps: SandboxDeps) {
   const { db } = deps;
@@ -103,7 +108,7 @@ export function createSandboxCardPayments(deps: SandboxDeps) {
 
   async function retrieve(intentId: string): Promise<CardIntent> {
     const row = await db('sandbox_card_intents').where({ id: intentId }).first();
-    if (!row) throw new Error(`No such payment_intent: '${intentId}'`);
+    if (!row) throw new SandboxNotFoundError(`No such payment_intent: '${intentId}'`);
     return toIntent(row);
   }
 
@@ -263,7 +268,7 @@ export function createSandboxCryptoPayments(deps: SandboxDeps) {
       .where({ id: chargeIdOrCode })
       .orWhere({ code: chargeIdOrCode })
       .first();
-    if (!row) throw new Error(`charge ${chargeIdOrCode} not found`);
+    if (!row) throw new SandboxNotFoundError(`charge ${chargeIdOrCode} not found`);
     return row as Record<string, unknown>;
   }
 
@@ -309,13 +314,27 @@ export function createSandboxCryptoPayments(deps: SandboxDeps) {
       },
       /**
        * The buyer's choice on the sandbox page: `confirmed` pays (pending, then confirmed), `failed` lets the
-       * charge expire unpaid, `delayed` expires it and then pays it late, as a slow wallet would.
+       * charge expire unpaid, `delayed` expires it and then pays it late, as a slow wallet would. A charge that
+       * already expired or was cancelled unpaid can still be paid late (`delayed`), as a wallet can still send.
        */
       async completeCharge(code, outcome) {
         let row = await find(code);
         const status = toCharge(row).status;
+        if (outcome === 'delayed' && (status === 'EXPIRED' || status === 'CANCELED')) {
+          row = await appendStatuses(row, ['DELAYED']);
+          emit('charge:delayed', row);
+          return toCharge(row);
+        }
         if (status !== 'NEW' && status !== 'SIGNED' && !(status === 'PENDING' && outcome === 'confirmed'))
           return toCharge(row);
+        if (outcome === 'delayed') {
+          // Both steps are stored before either event goes out, as they would be long apart at Coinbase.
+          const expired = await appendStatuses(row, ['EXPIRED']);
+          row = await appendStatuses(expired, ['DELAYED']);
+          emit('charge:failed', expired);
+          emit('charge:delayed', row);
+          return toCharge(row);
+        }
         if (outcome === 'pending' || outcome === 'confirmed') {
           if (status !== 'PENDING') {
             row = await appendStatuses(row, ['PENDING']);
@@ -328,10 +347,6 @@ export function createSandboxCryptoPayments(deps: SandboxDeps) {
         } else {
           row = await appendStatuses(row, ['EXPIRED']);
           emit('charge:failed', row);
-          if (outcome === 'delayed') {
-            row = await appendStatuses(row, ['DELAYED']);
-            emit('charge:delayed', row);
-          }
         }
         return toCharge(row);
       },

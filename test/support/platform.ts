@@ -5,10 +5,21 @@ import { createApp } from '../../api/app';
 import { issueToken, type Principal } from '../../api/auth';
 import { loadConfig, type Config } from '../../config';
 import type { Db } from '../../db';
-import { CHECKOUT_TASK_QUEUE } from '../../domain';
-import { createCheckoutQueueActivities } from '../../workers/activities';
-import { createPaymentProviders } from '../../workers/providers';
+import { CHECKOUT_TASK_QUEUE, NFT_TASK_QUEUE, NOTIFICATIONS_TASK_QUEUE } from '../../domain';
+import {
+  createCheckoutQueueActivities,
+  createNftQueueActivities,
+  createNotificationQueueActivities,
+} from '../../workers/activities';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import {
+  createConfiguredMinter,
+  createNotificationProviders,
+  createPaymentProviders,
+} from '../../workers/providers';
 import { createTemporalEnv, testDb, Worker } from './env';
+
+const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } as never;
 
 /** The whole platform in one test process: real Temporal dev server, real Postgres, API on a random port. */
 export interface TestPlatform {
@@ -27,7 +38,7 @@ export async function startTestPlatform(overrides: Record<string, string> = {}):
   // The API listens first so the sandbox can deliver its webhooks to it.
   let config = loadConfig({ NODE_ENV: 'test', PORT: '0', HOLD_TTL_SECONDS: '5', ...overrides });
   const server: Server = await new Promise((resolve) => {
-    const app = createApp({ config, db, temporal: env.client });
+    const app = createApp({ config, db, temporal: env.client, payments: createPaymentProviders(config, db) });
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
   const port = (server.address() as AddressInfo).port;
@@ -39,16 +50,47 @@ export async function startTestPlatform(overrides: Record<string, string> = {}):
     ...overrides,
   });
   server.removeAllListeners('request');
-  server.on('request', createApp({ config, db, temporal: env.client }));
+  // The API's own providers, as in `npm start`: it re-fetches payments for webhooks and serves the sandbox pages.
+  const payments = createPaymentProviders(config, db);
+  server.on('request', createApp({ config, db, temporal: env.client, payments }));
 
+  // One bundle for every queue's worker, as workers/main.ts does.
+  const workflowBundle = await bundleWorkflowCode({
+    workflowsPath: require.resolve('../../workflows'),
+    logger: quiet,
+  });
   const worker = await Worker.create({
     connection: env.nativeConnection,
     namespace: env.namespace ?? 'default',
     taskQueue: CHECKOUT_TASK_QUEUE,
-    workflowsPath: require.resolve('../../workflows'),
+    workflowBundle,
     activities: createCheckoutQueueActivities(config, db, createPaymentProviders(config, db)),
   });
+  // Fulfilment as in `npm start`: notifications through the outbox sandboxes, and NFT mints when the overrides
+  // configure a chain (CHAIN_RPC_URL, CHAIN_PRIVATE_KEY, NFT_CONTRACT_ADDRESS); without one, mints wait unpolled.
+  const minter = createConfiguredMinter(config);
+  const fulfilmentWorkers = [
+    await Worker.create({
+      connection: env.nativeConnection,
+      namespace: env.namespace ?? 'default',
+      taskQueue: NOTIFICATIONS_TASK_QUEUE,
+      workflowBundle,
+      activities: createNotificationQueueActivities(config, db, createNotificationProviders(config, db)),
+    }),
+    ...(minter
+      ? [
+          await Worker.create({
+            connection: env.nativeConnection,
+            namespace: env.namespace ?? 'default',
+            taskQueue: NFT_TASK_QUEUE,
+            workflowBundle,
+            activities: createNftQueueActivities(config, db, minter),
+          }),
+        ]
+      : []),
+  ];
   const running = worker.run();
+  const fulfilmentRunning = fulfilmentWorkers.map((w) => w.run());
   return {
     baseUrl: `http://127.0.0.1:${port}`,
     config,
@@ -57,7 +99,9 @@ export async function startTestPlatform(overrides: Record<string, string> = {}):
     token: (principal) => issueToken(config.AUTH_JWT_SECRET, principal),
     stop: async () => {
       worker.shutdown();
-      await running;
+      for (const w of fulfilmentWorkers) w.shutdown();
+      await Promise.all([running, ...fulfilmentRunning]);
+      minter?.close();
       await new Promise((r) => server.close(r));
       await db.destroy();
       await env.teardown();
