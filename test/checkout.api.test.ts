@@ -41,6 +41,7 @@ describe('POST /v1/checkouts', () => {
     const handle = platform.env.client.workflow.getHandle(checkoutWorkflowId(orderId));
     await handle.result();
     await recordHistory('checkout-v1-api-card-paid', handle);
+    await recordHistory('checkout-v3-api-card-paid-local-db-steps', handle);
     const read = await call(platform, 'GET', `/v1/checkouts/${orderId}`, { token });
     expect(read.status).toBe(200);
     expect(read.body.status).toBe('PAID');

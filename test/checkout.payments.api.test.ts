@@ -4,7 +4,8 @@ import { recordHistory } from './support/histories';
 import { call, startTestPlatform, type TestPlatform } from './support/platform';
 
 /** Seconds an unpaid hold lasts here: short, so expiry paths finish quickly, long enough for the rest. */
-const HOLD_TTL_SECONDS = 4;
+// Long enough that paths which pay are never raced by expiry on a loaded 2-core CI machine.
+const HOLD_TTL_SECONDS = 10;
 
 let platform: TestPlatform;
 

@@ -153,6 +153,7 @@ describe('checkoutWorkflow', () => {
       const { placement, handle } = await place(input);
       const final = await handle.result();
       await recordHistory('checkout-v1-card-declined', handle);
+      await recordHistory('checkout-v3-card-declined-local-db-steps', handle);
       return { placement, final };
     });
     expect(placement).toMatchObject({ status: 'FAILED', reason: 'PAYMENT_DECLINED' });
@@ -351,6 +352,7 @@ describe('checkoutWorkflow', () => {
       const { handle } = await place(input);
       const final = await handle.result();
       await recordHistory('checkout-v1-issuance-failed-refunded', handle);
+      await recordHistory('checkout-v3-issuance-failed-refunded-local-db-steps', handle);
       return final;
     });
     expect(final).toMatchObject({
