@@ -274,7 +274,9 @@ export function checkoutRoutes({ config, db, temporal }: CheckoutRouteDeps): Rou
     if (!recorded || isCheckoutFinal(recorded.status)) return recorded;
     try {
       const live = await temporal.workflow.getHandle(checkoutWorkflowId(orderId)).query(checkoutStatusQuery);
-      return { ...live, buyerId: recorded.buyerId, tickets: recorded.tickets };
+      // Tickets are read after the query: issuance may have committed since `recorded` was read, and a PAID
+      // answer must never come with the empty ticket list of an earlier moment.
+      return { ...live, buyerId: recorded.buyerId, tickets: await loadTicketDetails(db, orderId) };
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) return recorded;
       // A closed workflow cannot always answer queries; Postgres has its final word.
