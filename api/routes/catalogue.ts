@@ -7,17 +7,25 @@ import { principalOf, requireRole } from '../auth';
 import { problems } from '../problems';
 import { ID_PATTERN, parseOr422 } from '../validation';
 
+/** Free text shown to buyers. Control characters are refused: Postgres cannot store NUL in text (it was a 500). */
+const displayText = (max: number) =>
+  z
+    .string()
+    .trim()
+    .max(max)
+    .regex(/^[^\u0000-\u001f\u007f]*$/, 'must not contain control characters');
+
 const eventSchema = z
   .object({
-    name: z.string().trim().min(1).max(200),
-    venue: z.string().trim().max(200).optional(),
+    name: displayText(200).pipe(z.string().min(1)),
+    venue: displayText(200).optional(),
     startsAt: z.string().datetime({ offset: true }),
   })
   .strict();
 
 const ticketTypeSchema = z
   .object({
-    name: z.string().trim().min(1).max(100),
+    name: displayText(100).pipe(z.string().min(1)),
     priceMinor: z.number().int().min(0).max(100_000_000),
     currency: z.string().regex(CURRENCY_PATTERN, 'must be an upper-case ISO 4217 code'),
     capacity: z.number().int().min(0).max(1_000_000),

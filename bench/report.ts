@@ -1,0 +1,216 @@
+import type { ResourceSample } from './processes';
+
+/** Nearest-rank percentile of a list of numbers (0 when empty). */
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[rank]!;
+}
+
+/** p50, p95 and p99 of a list, rounded to a tenth of a millisecond. */
+export function latencySummary(values: number[]): { p50: number; p95: number; p99: number } {
+  const round = (v: number) => Math.round(v * 10) / 10;
+  return {
+    p50: round(percentile(values, 50)),
+    p95: round(percentile(values, 95)),
+    p99: round(percentile(values, 99)),
+  };
+}
+
+/** A phase of the run, shaded on the chart. */
+export interface Phase {
+  name: string;
+  from: number;
+  to: number;
+}
+
+/** A completed request on the timeline, in seconds since the benchmark started. */
+export interface TimedRequest {
+  end: number;
+  latencyMs: number;
+  /** Units this request completed (tickets for a checkout, 1 for a baseline workflow); 0 when refused. */
+  units: number;
+}
+
+/** Everything the chart draws. */
+export interface ChartInput {
+  title: string;
+  subtitle: string;
+  phases: Phase[];
+  checkouts: TimedRequest[];
+  baseline: TimedRequest[];
+  resources: ResourceSample[];
+  /** Cores on the machine, to draw whole-machine CPU on the per-core scale. */
+  cores: number;
+}
+
+const WIDTH = 1000;
+const PANEL_HEIGHT = 170;
+const LEFT = 70;
+const RIGHT = 170;
+const COLORS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f'];
+
+const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+interface Series {
+  name: string;
+  points: Array<[number, number]>;
+  color: string;
+  dashed?: boolean;
+}
+
+function niceMax(value: number): number {
+  if (value <= 0) return 1;
+  const magnitude = 10 ** Math.floor(Math.log10(value));
+  for (const step of [1, 2, 2.5, 5, 10]) if (step * magnitude >= value) return step * magnitude;
+  return 10 * magnitude;
+}
+
+function panel(top: number, title: string, unit: string, series: Series[], phases: Phase[], tMax: number): string {
+  const plotWidth = WIDTH - LEFT - RIGHT;
+  const yMax = niceMax(Math.max(0, ...series.flatMap((s) => s.points.map(([, y]) => y))) * 1.05);
+  const x = (t: number) => LEFT + (t / tMax) * plotWidth;
+  const y = (v: number) => top + PANEL_HEIGHT - (v / yMax) * PANEL_HEIGHT;
+  const parts: string[] = [];
+  parts.push(`<text x="${LEFT}" y="${top - 8}" font-weight="bold">${esc(title)}</text>`);
+  for (const [i, phase] of phases.entries()) {
+    parts.push(
+      `<rect x="${x(phase.from)}" y="${top}" width="${Math.max(0, x(phase.to) - x(phase.from))}" height="${PANEL_HEIGHT}" fill="${i % 2 ? '#f3f3f3' : '#eaf2fb'}"/>`,
+    );
+  }
+  for (let i = 0; i <= 4; i++) {
+    const v = (yMax * i) / 4;
+    parts.push(
+      `<line x1="${LEFT}" x2="${LEFT + plotWidth}" y1="${y(v)}" y2="${y(v)}" stroke="#ccc" stroke-width="0.5"/>`,
+      `<text x="${LEFT - 6}" y="${y(v) + 4}" text-anchor="end" font-size="10">${+v.toFixed(1)}</text>`,
+    );
+  }
+  parts.push(
+    `<text x="${LEFT - 50}" y="${top + PANEL_HEIGHT / 2}" font-size="10" transform="rotate(-90 ${LEFT - 50} ${top + PANEL_HEIGHT / 2})" text-anchor="middle">${esc(unit)}</text>`,
+    `<rect x="${LEFT}" y="${top}" width="${plotWidth}" height="${PANEL_HEIGHT}" fill="none" stroke="#888"/>`,
+  );
+  for (const [i, s] of series.entries()) {
+    if (s.points.length === 0) continue;
+    const d = s.points.map(([t, v]) => `${x(t).toFixed(1)},${y(v).toFixed(1)}`).join(' ');
+    parts.push(
+      `<polyline points="${d}" fill="none" stroke="${s.color}" stroke-width="1.5"${s.dashed ? ' stroke-dasharray="4 3"' : ''}/>`,
+      `<rect x="${LEFT + plotWidth + 10}" y="${top + 6 + i * 16}" width="12" height="3" fill="${s.color}"/>`,
+      `<text x="${LEFT + plotWidth + 28}" y="${top + 11 + i * 16}" font-size="11">${esc(s.name)}</text>`,
+    );
+  }
+  for (let i = 0; i <= 10; i++) {
+    const t = (tMax * i) / 10;
+    parts.push(
+      `<text x="${x(t)}" y="${top + PANEL_HEIGHT + 13}" text-anchor="middle" font-size="10">${Math.round(t)}s</text>`,
+    );
+  }
+  return parts.join('\n');
+}
+
+/** Buckets requests by completion second: units per second, and a latency percentile per bucket. */
+function perBucket(requests: TimedRequest[], bucketSeconds: number, value: (bucket: TimedRequest[]) => number) {
+  const buckets = new Map<number, TimedRequest[]>();
+  for (const r of requests) {
+    const key = Math.floor(r.end / bucketSeconds);
+    buckets.set(key, [...(buckets.get(key) ?? []), r]);
+  }
+  return [...buckets.entries()]
+    .sort(([a], [b]) => a - b)
+    .map(([key, bucket]): [number, number] => [(key + 0.5) * bucketSeconds, value(bucket)]);
+}
+
+/** The run as an SVG: throughput, latency, CPU by component and memory over time, phases shaded. */
+export function renderChart(input: ChartInput): string {
+  const tMax = Math.max(1, ...input.phases.map((p) => p.to), ...input.resources.map((r) => r.t));
+  const panelTop = (i: number) => 90 + i * (PANEL_HEIGHT + 50);
+  const bucket = 2;
+  const throughput: Series[] = [
+    {
+      name: 'checkout tickets/s',
+      color: COLORS[0]!,
+      points: perBucket(input.checkouts, bucket, (b) => b.reduce((s, r) => s + r.units, 0) / bucket),
+    },
+    {
+      name: 'baseline workflows/s',
+      color: COLORS[7]!,
+      points: perBucket(input.baseline, bucket, (b) => b.reduce((s, r) => s + r.units, 0) / bucket),
+    },
+  ];
+  const latency: Series[] = [
+    {
+      name: 'POST p50',
+      color: COLORS[0]!,
+      points: perBucket(input.checkouts, bucket, (b) =>
+        percentile(
+          b.map((r) => r.latencyMs),
+          50,
+        ),
+      ),
+    },
+    {
+      name: 'POST p95',
+      color: COLORS[3]!,
+      points: perBucket(input.checkouts, bucket, (b) =>
+        percentile(
+          b.map((r) => r.latencyMs),
+          95,
+        ),
+      ),
+    },
+    {
+      name: 'baseline p95',
+      color: COLORS[7]!,
+      dashed: true,
+      points: perBucket(input.baseline, bucket, (b) =>
+        percentile(
+          b.map((r) => r.latencyMs),
+          95,
+        ),
+      ),
+    },
+  ];
+  const names = [...new Set(input.resources.flatMap((r) => Object.keys(r.components)))];
+  const cpu: Series[] = [
+    ...names.map((name, i) => ({
+      name,
+      color: COLORS[i % COLORS.length]!,
+      points: input.resources
+        .filter((r) => r.components[name])
+        .map((r): [number, number] => [r.t, r.components[name]!.cpuPercent]),
+    })),
+    {
+      name: 'machine (all cores)',
+      color: '#000',
+      dashed: true,
+      points: input.resources.map((r): [number, number] => [r.t, r.machineBusyPercent * input.cores]),
+    },
+  ];
+  const memory: Series[] = names.map((name, i) => ({
+    name,
+    color: COLORS[i % COLORS.length]!,
+    points: input.resources
+      .filter((r) => r.components[name])
+      .map((r): [number, number] => [r.t, r.components[name]!.rssMb]),
+  }));
+  const height = panelTop(4) + 10;
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" font-family="sans-serif" font-size="12">`,
+    `<rect width="100%" height="100%" fill="#fff"/>`,
+    `<text x="${LEFT}" y="28" font-size="17" font-weight="bold">${esc(input.title)}</text>`,
+    `<text x="${LEFT}" y="48" font-size="12">${esc(input.subtitle)}</text>`,
+    `<text x="${LEFT}" y="66" font-size="11" fill="#555">${esc(input.phases.map((p) => `${p.name} ${Math.round(p.from)}-${Math.round(p.to)}s`).join(' | '))}</text>`,
+    panel(panelTop(0), 'Throughput (2 s buckets)', 'per second', throughput, input.phases, tMax),
+    panel(panelTop(1), 'Latency (2 s buckets)', 'ms', latency, input.phases, tMax),
+    panel(
+      panelTop(2),
+      `CPU by component (100 = one core; the machine has ${input.cores})`,
+      '% of a core',
+      cpu,
+      input.phases,
+      tMax,
+    ),
+    panel(panelTop(3), 'Resident memory', 'MB', memory, input.phases, tMax),
+    '</svg>',
+  ].join('\n');
+}

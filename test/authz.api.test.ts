@@ -1,0 +1,258 @@
+import { issueToken, type Principal } from '../api/auth';
+import { createCatalogue, uid } from './support/env';
+import { call, startTestPlatform, type TestPlatform } from './support/platform';
+
+// Who may do what, endpoint by endpoint. The table below is the policy; every cell is asserted.
+//
+// The rules it follows (../shared/API.md, "Authentication"):
+// - No token: 401. A token that does not verify is never downgraded to anonymous: 401 even on public reads.
+// - A role the endpoint does not serve at all: 403, decided before anything is looked up, so it reveals nothing.
+// - A role the endpoint serves, on someone else's object:
+//   - 404 when the caller may not read the object (another buyer's order, whether reading or cancelling it,
+//     answers exactly as an order that does not exist);
+//   - 403 when the object is public but not theirs to change (another organizer's event).
+
+type Role = 'anonymous' | 'forged' | 'buyer' | 'otherBuyer' | 'organizer' | 'otherOrganizer' | 'support' | 'admin';
+const ROLES: Role[] = [
+  'anonymous',
+  'forged',
+  'buyer',
+  'otherBuyer',
+  'organizer',
+  'otherOrganizer',
+  'support',
+  'admin',
+];
+
+type Endpoint =
+  | 'GET /v1/events'
+  | 'GET /v1/events/:eventId'
+  | 'POST /v1/events'
+  | 'POST /v1/events/:eventId/ticket-types'
+  | 'POST /v1/checkouts'
+  | 'GET /v1/checkouts/:orderId'
+  | 'POST /v1/checkouts/:orderId/cancel';
+
+// buyer: the buyer who owns the order; organizer: of the organization whose event it is.
+// prettier-ignore
+const POLICY: Array<[Endpoint, ...number[]]> = [
+  //                                        anonymous forged buyer otherBuyer organizer otherOrganizer support admin
+  ['GET /v1/events',                          200,      401,   200,  200,       200,      200,           200,    200],
+  ['GET /v1/events/:eventId',                 200,      401,   200,  200,       200,      200,           200,    200],
+  ['POST /v1/events',                         401,      401,   403,  403,       201,      201,           403,    403],
+  ['POST /v1/events/:eventId/ticket-types',   401,      401,   403,  403,       201,      403,           403,    403],
+  ['POST /v1/checkouts',                      401,      401,   201,  201,       403,      403,           403,    403],
+  ['GET /v1/checkouts/:orderId',              401,      401,   200,  404,       403,      403,           200,    200],
+  ['POST /v1/checkouts/:orderId/cancel',      401,      401,   200,  404,       403,      403,           200,    403],
+];
+
+let platform: TestPlatform;
+let own: Awaited<ReturnType<typeof createCatalogue>>;
+let other: Awaited<ReturnType<typeof createCatalogue>>;
+const buyerId = uid('buyer');
+let paidOrderId: string;
+const principals = {} as Record<Role, Principal | undefined>;
+
+beforeAll(async () => {
+  platform = await startTestPlatform({ HOLD_TTL_SECONDS: '300', MAX_OPEN_HOLDS_PER_BUYER: '20' });
+  own = await createCatalogue(platform.db, { capacity: 100, maxPerOrder: 4 });
+  other = await createCatalogue(platform.db, { capacity: 100, maxPerOrder: 4 });
+  Object.assign(principals, {
+    anonymous: undefined,
+    forged: { sub: buyerId, role: 'admin' },
+    buyer: { sub: buyerId, role: 'buyer' },
+    otherBuyer: { sub: uid('buyer'), role: 'buyer' },
+    organizer: { sub: uid('staff'), role: 'organizer', org: own.organizerId },
+    otherOrganizer: { sub: uid('staff'), role: 'organizer', org: other.organizerId },
+    support: { sub: uid('support'), role: 'support' },
+    admin: { sub: uid('admin'), role: 'admin' },
+  } satisfies Record<Role, Principal | undefined>);
+  paidOrderId = (await placeOrder('pm_card_visa')).orderId;
+}, 120_000);
+afterAll(() => platform?.stop());
+
+function tokenOf(role: Role): string | undefined {
+  const principal = principals[role];
+  if (!principal) return undefined;
+  // Signed with another secret: right shape, wrong signature.
+  if (role === 'forged') return issueToken('not-the-platform-secret-at-all', principal);
+  return platform.token(principal);
+}
+
+/** An order of the owning buyer, paid or (3-D Secure) still awaiting payment. */
+async function placeOrder(paymentMethodId: string): Promise<{ orderId: string; status: string }> {
+  const res = await call(platform, 'POST', '/v1/checkouts', {
+    token: tokenOf('buyer'),
+    headers: { 'Idempotency-Key': uid('key') },
+    body: {
+      eventId: own.eventId,
+      items: [{ ticketTypeId: own.ticketTypeId, quantity: 1 }],
+      payment: { method: 'card', paymentMethodId },
+    },
+  });
+  expect(res.status).toBe(201);
+  return res.body;
+}
+
+const orderStatus = async (orderId: string) =>
+  (await platform.db('orders').where({ id: orderId }).first('status'))?.status as string | undefined;
+
+type Response = Awaited<ReturnType<typeof call>>;
+
+/** Calls one endpoint as one role; `denied` checks that a refused call changed nothing. */
+const ENDPOINTS: Record<
+  Endpoint,
+  (token: string | undefined) => Promise<{ res: Response; denied: () => Promise<void> }>
+> = {
+  'GET /v1/events': async (token) => ({
+    res: await call(platform, 'GET', '/v1/events', { token }),
+    denied: async () => {},
+  }),
+  'GET /v1/events/:eventId': async (token) => ({
+    res: await call(platform, 'GET', `/v1/events/${own.eventId}`, { token }),
+    denied: async () => {},
+  }),
+  'POST /v1/events': async (token) => {
+    const name = uid('event');
+    const res = await call(platform, 'POST', '/v1/events', {
+      token,
+      body: { name, startsAt: '2027-05-01T19:00:00Z' },
+    });
+    return {
+      res,
+      denied: async () => expect(await platform.db('events').where({ name })).toHaveLength(0),
+    };
+  },
+  'POST /v1/events/:eventId/ticket-types': async (token) => {
+    const name = uid('type');
+    const res = await call(platform, 'POST', `/v1/events/${own.eventId}/ticket-types`, {
+      token,
+      body: { name, priceMinor: 1000, currency: 'USD', capacity: 10 },
+    });
+    return {
+      res,
+      denied: async () => expect(await platform.db('ticket_types').where({ name })).toHaveLength(0),
+    };
+  },
+  'POST /v1/checkouts': async (token) => {
+    const key = uid('key');
+    const res = await call(platform, 'POST', '/v1/checkouts', {
+      token,
+      headers: { 'Idempotency-Key': key },
+      body: {
+        eventId: own.eventId,
+        items: [{ ticketTypeId: own.ticketTypeId, quantity: 1 }],
+        payment: { method: 'card', paymentMethodId: 'pm_card_visa' },
+      },
+    });
+    return {
+      res,
+      denied: async () => expect(await platform.db('orders').where({ idempotency_key: key })).toHaveLength(0),
+    };
+  },
+  'GET /v1/checkouts/:orderId': async (token) => ({
+    res: await call(platform, 'GET', `/v1/checkouts/${paidOrderId}`, { token }),
+    denied: async () => {},
+  }),
+  'POST /v1/checkouts/:orderId/cancel': async (token) => {
+    const order = await placeOrder('pm_card_threeDSecure2Required');
+    expect(order.status).toBe('AWAITING_PAYMENT');
+    const res = await call(platform, 'POST', `/v1/checkouts/${order.orderId}/cancel`, { token });
+    return {
+      res,
+      denied: async () => {
+        expect(await orderStatus(order.orderId)).toBe('AWAITING_PAYMENT');
+        // Release the hold so the seats go back.
+        const tidy = await call(platform, 'POST', `/v1/checkouts/${order.orderId}/cancel`, {
+          token: tokenOf('support'),
+        });
+        expect(tidy.status).toBe(200);
+      },
+    };
+  },
+};
+
+const CELLS = POLICY.flatMap(([endpoint, ...statuses]) =>
+  ROLES.map((role, i) => ({ endpoint, role, expected: statuses[i]! })),
+);
+
+describe('authorization matrix', () => {
+  test('when the policy table is read, then it has one status for every role on every endpoint', () => {
+    expect(POLICY.map(([endpoint]) => endpoint).sort()).toEqual(Object.keys(ENDPOINTS).sort());
+    for (const [, ...statuses] of POLICY) expect(statuses).toHaveLength(ROLES.length);
+  });
+
+  test.each(CELLS)('when $role calls $endpoint, then $expected', async ({ endpoint, role, expected }) => {
+    const { res, denied } = await ENDPOINTS[endpoint](tokenOf(role));
+    expect({ role, endpoint, status: res.status }).toEqual({ role, endpoint, status: expected });
+    if (expected >= 400) {
+      expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(res.body).toMatchObject({ status: expected, type: expect.stringMatching(/^https:\/\//) });
+      await denied();
+    }
+    if (endpoint === 'POST /v1/checkouts/:orderId/cancel' && expected === 200) {
+      expect(res.body.status).toBe('CANCELLED');
+    }
+    if (endpoint === 'GET /v1/checkouts/:orderId' && expected === 200) {
+      expect(res.body).toMatchObject({ orderId: paidOrderId, status: 'PAID' });
+      expect(res.body).not.toHaveProperty('buyerId');
+    }
+  });
+});
+
+describe('what a refusal gives away', () => {
+  test("when another buyer reads or cancels someone's order, then the answer is the same as for an order that does not exist", async () => {
+    const token = tokenOf('otherBuyer');
+    const missing = 'ord_doesNotExist00000000';
+    for (const [method, suffix] of [
+      ['GET', ''],
+      ['POST', '/cancel'],
+    ] as const) {
+      const real = await call(platform, method, `/v1/checkouts/${paidOrderId}${suffix}`, { token });
+      const none = await call(platform, method, `/v1/checkouts/${missing}${suffix}`, { token });
+      const shape = (r: Response) => ({ status: r.status, type: r.body.type, title: r.body.title });
+      expect(shape(real)).toEqual(shape(none));
+      expect(real.status).toBe(404);
+    }
+  });
+
+  test('when an organizer names another organization in a new event, then 422 and nothing is created', async () => {
+    const name = uid('event');
+    const res = await call(platform, 'POST', '/v1/events', {
+      token: tokenOf('organizer'),
+      body: { name, startsAt: '2027-05-01T19:00:00Z', organizerId: other.organizerId },
+    });
+    expect(res.status).toBe(422);
+    expect(await platform.db('events').where({ name })).toHaveLength(0);
+  });
+
+  test('when an organizer of an unregistered organization creates an event, then 403 and nothing is created', async () => {
+    const name = uid('event');
+    const res = await call(platform, 'POST', '/v1/events', {
+      token: platform.token({ sub: uid('staff'), role: 'organizer', org: uid('org') }),
+      body: { name, startsAt: '2027-05-01T19:00:00Z' },
+    });
+    expect(res.status).toBe(403);
+    expect(await platform.db('events').where({ name })).toHaveLength(0);
+  });
+
+  test('when a token has expired or claims an unknown role, then 401 on every endpoint, public ones too', async () => {
+    const expired = issueToken(platform.config.AUTH_JWT_SECRET, { sub: buyerId, role: 'buyer' }, -60);
+    const unknownRole = issueToken(platform.config.AUTH_JWT_SECRET, {
+      sub: buyerId,
+      role: 'superuser' as Principal['role'],
+    });
+    const organizerWithoutOrg = issueToken(platform.config.AUTH_JWT_SECRET, { sub: 'o', role: 'organizer' });
+    for (const token of [expired, unknownRole, organizerWithoutOrg]) {
+      for (const path of ['/v1/events', `/v1/checkouts/${paidOrderId}`]) {
+        const res = await call(platform, 'GET', path, { token });
+        expect(res.status).toBe(401);
+        expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      }
+    }
+    for (const header of ['Basic dXNlcjpwYXNz', 'Bearer', 'Bearer a.b.c', 'bearer x']) {
+      const res = await call(platform, 'GET', '/v1/events', { headers: { authorization: header } });
+      expect(res.status).toBe(401);
+    }
+  });
+});
