@@ -1,3 +1,4 @@
+import { ORDER_STATUSES } from '../domain';
 import { Router, type RequestHandler } from 'express';
 import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 
@@ -77,18 +78,7 @@ export const openApiDocument = {
         type: 'object',
         properties: {
           orderId: { type: 'string' },
-          status: {
-            enum: [
-              'AWAITING_PAYMENT',
-              'PAYMENT_PROCESSING',
-              'PAID',
-              'CANCELLED',
-              'EXPIRED',
-              'FAILED',
-              'PARTIALLY_REFUNDED',
-              'REFUNDED',
-            ],
-          },
+          status: { enum: [...ORDER_STATUSES] },
           reason: { type: 'string' },
           expiresAt: { type: ['string', 'null'], format: 'date-time' },
           amount: { $ref: '#/components/schemas/Money' },

@@ -137,3 +137,24 @@ export const SearchAttributes = {
 export const SEARCH_ATTRIBUTE_FLAGS = Object.values(SearchAttributes).map(
   (key) => `${key.name}=${key.type === SearchAttributeType.INT ? 'Int' : 'Keyword'}`,
 );
+
+/** The search attributes of every workflow of one order, so support finds them all with `OrderId="..."`. */
+export function orderSearchAttributes(order: {
+  orderId: string;
+  eventId: string;
+  buyerId: string;
+  organizerId: string;
+  status: string;
+  paymentMethod: string;
+  amountMinor: number;
+}) {
+  return [
+    { key: SearchAttributes.OrderId, value: order.orderId },
+    { key: SearchAttributes.EventId, value: order.eventId },
+    { key: SearchAttributes.BuyerId, value: order.buyerId },
+    { key: SearchAttributes.OrganizerId, value: order.organizerId },
+    { key: SearchAttributes.OrderStatus, value: order.status },
+    { key: SearchAttributes.PaymentMethod, value: order.paymentMethod },
+    { key: SearchAttributes.AmountMinor, value: order.amountMinor },
+  ];
+}

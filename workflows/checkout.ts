@@ -11,7 +11,6 @@ import {
   upsertMemo,
   upsertSearchAttributes,
   workflowInfo,
-  type ActivityOptions,
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import {
@@ -32,29 +31,9 @@ import {
 } from '../domain';
 import type { createCheckoutActivities } from '../activities/checkout';
 import type { createPaymentActivities } from '../activities/payments';
+import { compensation, dbWrite, issuance, providerCall } from './activity-options';
 import { startOrderFulfilment } from './fulfilment';
 import type { latePaymentWorkflow } from './late-payment';
-
-/** Database writes: quick, and retried until Postgres answers. */
-const dbWrite: ActivityOptions = {
-  startToCloseTimeout: '15s',
-  retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '10s' },
-};
-/** Calls to a payment provider: bounded in time, retried with backoff; business failures are non-retryable. */
-const providerCall: ActivityOptions = {
-  startToCloseTimeout: '30s',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 8 },
-};
-/** Ticket issuance gives up after a while so a paid order that cannot be fulfilled is refunded, not stuck. */
-const issuance: ActivityOptions = {
-  startToCloseTimeout: '15s',
-  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 12 },
-};
-/** Compensations never give up: a hold that never releases or a refund that never happens loses money. */
-const compensation: ActivityOptions = {
-  startToCloseTimeout: '30s',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '2m' },
-};
 
 const inventory = proxyActivities<ReturnType<typeof createCheckoutActivities>>(dbWrite);
 const fulfilment = proxyActivities<ReturnType<typeof createCheckoutActivities>>(issuance);

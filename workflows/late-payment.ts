@@ -3,7 +3,6 @@ import {
   ApplicationFailure,
   proxyActivities,
   upsertSearchAttributes,
-  type ActivityOptions,
 } from '@temporalio/workflow';
 import {
   FailureType,
@@ -14,17 +13,7 @@ import {
 } from '../domain';
 import type { createCheckoutActivities } from '../activities/checkout';
 import type { createPaymentActivities } from '../activities/payments';
-
-/** Issuing tickets gives up after a while; money that cannot become tickets is then owed back. */
-const issuance: ActivityOptions = {
-  startToCloseTimeout: '15s',
-  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 12 },
-};
-/** Recording money owed back never gives up: a refund nobody knows about is money lost. */
-const compensation: ActivityOptions = {
-  startToCloseTimeout: '30s',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '2m' },
-};
+import { compensation, issuance } from './activity-options';
 
 const fulfilment = proxyActivities<ReturnType<typeof createCheckoutActivities>>(issuance);
 const refunds = proxyActivities<ReturnType<typeof createPaymentActivities>>(compensation);

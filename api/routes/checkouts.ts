@@ -19,7 +19,7 @@ import {
   OrderReason,
   PricingError,
   quoteOrder,
-  SearchAttributes,
+  orderSearchAttributes,
   FailureType,
   type CheckoutInput,
   type CheckoutView,
@@ -145,15 +145,15 @@ export function checkoutRoutes({ config, db, temporal }: CheckoutRouteDeps): Rou
             // A concurrent request with the same key joins the running checkout instead of starting another.
             workflowIdConflictPolicy: 'USE_EXISTING',
             workflowIdReusePolicy: 'REJECT_DUPLICATE',
-            typedSearchAttributes: [
-              { key: SearchAttributes.OrderId, value: orderId },
-              { key: SearchAttributes.EventId, value: input.eventId },
-              { key: SearchAttributes.BuyerId, value: input.buyerId },
-              { key: SearchAttributes.OrganizerId, value: input.organizerId },
-              { key: SearchAttributes.OrderStatus, value: 'AWAITING_PAYMENT' },
-              { key: SearchAttributes.PaymentMethod, value: input.payment.method },
-              { key: SearchAttributes.AmountMinor, value: input.total.amountMinor },
-            ],
+            typedSearchAttributes: orderSearchAttributes({
+              orderId,
+              eventId: input.eventId,
+              buyerId: input.buyerId,
+              organizerId: input.organizerId,
+              status: 'AWAITING_PAYMENT',
+              paymentMethod: input.payment.method,
+              amountMinor: input.total.amountMinor,
+            }),
             memo: {
               eventId: input.eventId,
               amountMinor: input.total.amountMinor,

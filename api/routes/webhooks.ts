@@ -8,7 +8,7 @@ import {
   checkoutWorkflowId,
   latePaymentWorkflowId,
   paymentOutcomeSignal,
-  SearchAttributes,
+  orderSearchAttributes,
   type PaymentOutcome,
 } from '../../domain';
 import type { CardIntent, CryptoChargeStatus } from '../../providers/payments/ports';
@@ -247,15 +247,15 @@ export function webhookRoutes(deps: WebhookRouteDeps): Router {
         args: [{ orderId, provider, paymentRef }],
         workflowIdConflictPolicy: 'USE_EXISTING',
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
-        typedSearchAttributes: [
-          { key: SearchAttributes.OrderId, value: orderId },
-          { key: SearchAttributes.EventId, value: order.event_id },
-          { key: SearchAttributes.BuyerId, value: order.buyer_id },
-          { key: SearchAttributes.OrganizerId, value: order.organizer_id },
-          { key: SearchAttributes.OrderStatus, value: order.status },
-          { key: SearchAttributes.PaymentMethod, value: order.payment_method },
-          { key: SearchAttributes.AmountMinor, value: Number(order.total_minor) },
-        ],
+        typedSearchAttributes: orderSearchAttributes({
+          orderId,
+          eventId: order.event_id,
+          buyerId: order.buyer_id,
+          organizerId: order.organizer_id,
+          status: order.status,
+          paymentMethod: order.payment_method,
+          amountMinor: Number(order.total_minor),
+        }),
       });
     } catch (err) {
       // It already ran for this order: the payment has been settled once, which is the point.
