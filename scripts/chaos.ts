@@ -18,7 +18,8 @@ import { createDb, migrateLatest, type Db } from '../db';
 import { childByName, spawnTs, stopChild } from '../bench/processes';
 import { startPostgres, type PostgresHandle } from './postgres';
 import { findOrInstallTemporalCli } from './temporal-cli';
-import { startTemporalDevServer, type TemporalDevServer } from './temporal-server';
+import { startConfiguredDevServer } from './infrastructure';
+import type { TemporalDevServer } from './temporal-server';
 
 const log = (line: string) => console.log(`[chaos ${new Date().toISOString().slice(11, 19)}] ${line}`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -104,15 +105,7 @@ async function main(): Promise<void> {
   await migrateLatest(migrator);
   await migrator.destroy();
   const cliPath = await findOrInstallTemporalCli(log);
-  const startTemporal = () =>
-    startTemporalDevServer({
-      cliPath,
-      dbFile: resolve(dataDir, 'temporal.sqlite'),
-      logFile: resolve(dataDir, 'temporal.log'),
-      port: config.TEMPORAL_PORT,
-      uiPort: config.TEMPORAL_UI_PORT,
-      namespace: config.TEMPORAL_NAMESPACE,
-    });
+  const startTemporal = () => startConfiguredDevServer(config, cliPath, dataDir);
   let temporal: TemporalDevServer = await startTemporal();
   cleanups.push(() => temporal.stop());
   const childEnv = { ...env, DATABASE_URL: postgres.url, TEMPORAL_ADDRESS: temporal.address };

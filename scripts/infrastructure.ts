@@ -4,7 +4,7 @@ import type { Config } from '../config';
 import { createDb, migrateLatest } from '../db';
 import { startPostgres } from './postgres';
 import { findOrInstallTemporalCli } from './temporal-cli';
-import { ensureSearchAttributes, startTemporalDevServer } from './temporal-server';
+import { ensureSearchAttributes, startTemporalDevServer, type TemporalDevServer } from './temporal-server';
 
 /** The services the platform runs on, whether we started them or were pointed at them. */
 export interface Infrastructure {
@@ -47,14 +47,7 @@ export async function startInfrastructure(config: Config, log: (line: string) =>
     };
   }
   const cliPath = await findOrInstallTemporalCli(log);
-  const temporal = await startTemporalDevServer({
-    cliPath,
-    dbFile: resolve(dataDir, 'temporal.sqlite'),
-    logFile: resolve(dataDir, 'temporal.log'),
-    port: config.TEMPORAL_PORT,
-    uiPort: config.TEMPORAL_UI_PORT,
-    namespace: config.TEMPORAL_NAMESPACE,
-  });
+  const temporal = await startConfiguredDevServer(config, cliPath, dataDir);
   log(`Temporal: dev server ${temporal.address} (${cliPath})`);
   return {
     databaseUrl: postgres.url,
@@ -65,4 +58,20 @@ export async function startInfrastructure(config: Config, log: (line: string) =>
       await postgres.stop();
     },
   };
+}
+
+/** The Temporal dev server as the configuration describes it, its SQLite file and log under `dataDir`. */
+export function startConfiguredDevServer(
+  config: Config,
+  cliPath: string,
+  dataDir: string,
+): Promise<TemporalDevServer> {
+  return startTemporalDevServer({
+    cliPath,
+    dbFile: resolve(dataDir, 'temporal.sqlite'),
+    logFile: resolve(dataDir, 'temporal.log'),
+    port: config.TEMPORAL_PORT,
+    uiPort: config.TEMPORAL_UI_PORT,
+    namespace: config.TEMPORAL_NAMESPACE,
+  });
 }
