@@ -33,6 +33,7 @@ const schema = z.object({
   CANCELLATION_FEE_PER_TICKET_MINOR: z.coerce.number().int().min(0).default(0),
   CANCELLATION_PARALLELISM: z.coerce.number().int().min(1).max(500).default(20),
   CANCELLATION_POLL_SECONDS: z.coerce.number().int().min(1).max(3600).default(15),
+  CANCELLATION_ORDERS_PER_RUN: z.coerce.number().int().min(1).max(5000).default(500),
   STRIPE_SECRET_KEY: optionalString,
   STRIPE_WEBHOOK_SECRET: z.string().default(DEV_STRIPE_WEBHOOK_SECRET),
   STRIPE_API_BASE: optionalString,

@@ -175,8 +175,13 @@ export function planRefund(
     ticketIds = [];
     amountMinor = ask.amountMinor;
   } else {
+    // Everything that is left: every ticket still refundable, never money for a ticket already admitted.
     ticketIds = open.map((t) => t.ticketId);
-    amountMinor = remaining;
+    const admitted = order.tickets.some((t) => t.status === 'USED' && !t.onLiveRefund);
+    amountMinor =
+      admitted && requester.role !== 'cancellation'
+        ? open.reduce((sum, t) => sum + t.unitPriceMinor, 0)
+        : remaining;
   }
   const ticketAmounts = Object.fromEntries(
     order.tickets.filter((t) => ticketIds.includes(t.ticketId)).map((t) => [t.ticketId, t.unitPriceMinor]),

@@ -116,8 +116,12 @@ export async function up(knex: Knex): Promise<void> {
       SELECT 'tickets and seats match'::text,
              format('ticket type %s has sold %s but %s valid or used tickets', tt.id, tt.sold, COALESCE(t.n, 0))
         FROM ticket_types tt
-        LEFT JOIN (SELECT ticket_type_id, COUNT(*) AS n FROM tickets
-               WHERE status IN ('VALID', 'USED') GROUP BY ticket_type_id) t ON t.ticket_type_id = tt.id
+        LEFT JOIN (SELECT t.ticket_type_id, COUNT(*) AS n FROM tickets t
+               WHERE t.status IN ('VALID', 'USED')
+                  -- A ticket its refund voided keeps its seat until that refund puts the seat back on sale.
+                  OR EXISTS (SELECT 1 FROM refund_tickets rt JOIN refunds r ON r.id = rt.refund_id
+                              WHERE rt.ticket_id = t.id AND r.tickets_voided_at IS NOT NULL AND r.seats_released_at IS NULL)
+               GROUP BY t.ticket_type_id) t ON t.ticket_type_id = tt.id
        WHERE tt.sold <> COALESCE(t.n, 0)
     $$ LANGUAGE sql STABLE`);
 }

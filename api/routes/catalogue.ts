@@ -127,6 +127,7 @@ export function catalogueRoutes({ db, temporal, config }: { db: Db; temporal: Cl
             parallelism: config.CANCELLATION_PARALLELISM,
             pollMs: config.CANCELLATION_POLL_SECONDS * 1000,
             reminderAfterMs: config.REFUND_REMINDER_SECONDS * 1000,
+            ordersPerRun: config.CANCELLATION_ORDERS_PER_RUN,
           },
         ],
         // Cancelling twice joins the cancellation already running (or done): one per event.
