@@ -19,11 +19,20 @@ function threeDSecurePassedDuringCancel(card: CardPayments): CardPayments {
   return {
     ...card,
     async cancel(intentId, key) {
-      await card.completeThreeDSecure(intentId, 'succeeded');
+      const intent = await card.retrieve(intentId);
+      if (intent.orderId) intentOrders.set(intentId, intent.orderId);
+      if (racing.has(intentId)) await card.completeThreeDSecure(intentId, 'succeeded');
       return card.cancel(intentId, key);
     },
   };
 }
+/** Intents whose 3-D Secure passes during the cancel (by order id, resolved to intents as they appear). */
+const racingOrders = new Set<string>();
+const racing = {
+  has: (intentId: string) =>
+    intentOrders.get(intentId) !== undefined && racingOrders.has(intentOrders.get(intentId)!),
+};
+const intentOrders = new Map<string, string>();
 
 beforeAll(async () => {
   platform = await startTestPlatform({ HOLD_TTL_SECONDS: '5' }, { wrapCard: threeDSecurePassedDuringCancel });
@@ -31,7 +40,7 @@ beforeAll(async () => {
 afterAll(async () => {
   if (platform) await expectLedgerInvariants(platform.db);
   await platform?.stop();
-}, 60_000);
+}, 120_000);
 
 test('when a 3-D Secure payment succeeds while its hold expires, then the order is PAID after expiry with its tickets and confirmation, and a late payment_intent.succeeded webhook is acted on once', async () => {
   const catalogue = await createCatalogue(platform.db, { capacity: 5 });
@@ -48,6 +57,7 @@ test('when a 3-D Secure payment succeeds while its hold expires, then the order 
   });
   expect(placed.status).toBe(201);
   const orderId = placed.body.orderId as string;
+  racingOrders.add(orderId);
 
   const checkout = platform.env.client.workflow.getHandle(checkoutWorkflowId(orderId));
   await checkout.result();
@@ -79,7 +89,8 @@ test('when a 3-D Secure payment succeeds while its hold expires, then the order 
   await recordHistory('checkout-v4-api-3ds-succeeded-at-expiry', checkout);
   await recordHistory('late-payment-v2-api-card-tickets-issued', late);
 
-  // Stripe delivers the success once more, late (a retry after the checkout closed): recorded, acted on once.
+  // Stripe delivers the success once more, late (a retry after the checkout closed): the order is paid already,
+  // so it is recorded and nothing else happens.
   const intent = await platform.db('payments').where({ order_id: orderId }).first('provider_ref');
   const body = JSON.stringify({
     id: `evt_late_${uid('e')}`,
@@ -95,6 +106,48 @@ test('when a 3-D Secure payment succeeds while its hold expires, then the order 
     },
   });
   expect(res.status).toBe(200);
-  expect(res.body.outcome).toBe('late payment: succeeded');
+  expect(res.body.outcome).toBe('recorded: succeeded; checkout already closed');
   expect(await platform.db('tickets').where({ order_id: orderId })).toHaveLength(1);
+});
+
+test('when a card payment_intent.succeeded webhook arrives for an order that already EXPIRED unpaid (the intent set succeeded by SQL, as Stripe would have it), then it is handled as a late payment: tickets issued once', async () => {
+  const catalogue = await createCatalogue(platform.db, { capacity: 5 });
+  const token = platform.token({ sub: uid('buyer'), role: 'buyer' });
+  const placed = await call(platform, 'POST', '/v1/checkouts', {
+    token,
+    body: {
+      eventId: catalogue.eventId,
+      items: [{ ticketTypeId: catalogue.ticketTypeId, quantity: 1 }],
+      payment: { method: 'card', paymentMethodId: 'pm_card_threeDSecure2Required' },
+    },
+    headers: { 'Idempotency-Key': uid('key') },
+  });
+  const orderId = placed.body.orderId as string;
+  await platform.env.client.workflow.getHandle(checkoutWorkflowId(orderId)).result();
+  expect(await platform.db('orders').where({ id: orderId }).first('status')).toEqual({ status: 'EXPIRED' });
+  const intent = await platform.db('payments').where({ order_id: orderId }).first('provider_ref');
+  // The path where Stripe's success reached nobody before the checkout closed; the race above is the real one.
+  await platform.db('sandbox_card_intents').where({ id: intent.provider_ref }).update({ status: 'succeeded' });
+  const body = JSON.stringify({
+    id: `evt_late_${uid('e')}`,
+    object: 'event',
+    type: 'payment_intent.succeeded',
+    data: { object: { id: intent.provider_ref, object: 'payment_intent', metadata: { orderId } } },
+  });
+  const headers = {
+    'content-type': 'application/json',
+    'stripe-signature': signStripePayload(body, platform.config.STRIPE_WEBHOOK_SECRET),
+  };
+  const res = await call(platform, 'POST', '/webhooks/stripe', { body, headers });
+  expect(res.body.outcome).toBe('late payment: succeeded');
+  const late = platform.env.client.workflow.getHandle(latePaymentWorkflowId(orderId));
+  expect(await late.result()).toMatchObject({ outcome: 'tickets_issued' });
+  expect(await platform.db('orders').where({ id: orderId }).first('status', 'status_reason')).toEqual({
+    status: 'PAID',
+    status_reason: 'PAID_AFTER_EXPIRY',
+  });
+  expect(await platform.db('tickets').where({ order_id: orderId })).toHaveLength(1);
+  // The same event again: acted on once.
+  expect((await call(platform, 'POST', '/webhooks/stripe', { body, headers })).body.duplicate).toBe(true);
+  await recordHistory('late-payment-v2-api-card-webhook-tickets-issued', late);
 });
