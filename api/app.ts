@@ -9,6 +9,8 @@ import { catalogueRoutes } from './routes/catalogue';
 import { checkoutRoutes } from './routes/checkouts';
 import { createMetrics, operationsRoutes } from './operations';
 import { devRoutes } from './routes/dev';
+import { financeRoutes } from './routes/finance';
+import { payoutRoutes } from './routes/payouts';
 import { ticketRoutes } from './routes/tickets';
 import { sandboxRoutes } from './routes/sandbox';
 import { webhookRoutes } from './routes/webhooks';
@@ -80,6 +82,8 @@ export function createApp(deps: ApiDeps): Express {
 
   app.use(catalogueRoutes(deps));
   app.use(checkoutRoutes(deps));
+  app.use(payoutRoutes(deps));
+  app.use(financeRoutes(deps));
   app.use(ticketRoutes({ db: deps.db, ticketSigner: deps.ticketSigner ?? configuredTicketSigner(deps.config) }));
   if (deps.config.NODE_ENV !== 'production') app.use(devRoutes(deps));
 

@@ -5,7 +5,9 @@ import { createCheckoutActivities } from '../activities/checkout';
 import { createPaymentActivities } from '../activities/payments';
 import { createNftActivities } from '../activities/nft';
 import { createNotificationActivities } from '../activities/notifications';
+import { createPayoutActivities } from '../activities/payouts';
 import { MessageKind } from '../domain';
+import type { Payouts } from '../providers/payouts/ports';
 import type { Minter } from '../providers/nft/ports';
 import { configuredTicketSigner } from '../tickets/configured-signer';
 import { generateTicketCode } from '../tickets/signing';
@@ -44,7 +46,20 @@ export function createNotificationQueueActivities(config: Config, db: Db, provid
   return createNotificationActivities({
     db,
     ...providers,
-    emailTemplates: { [MessageKind.OrderConfirmed]: config.SENDGRID_TEMPLATE_ID },
+    emailTemplates: {
+      [MessageKind.OrderConfirmed]: config.SENDGRID_TEMPLATE_ID,
+      [MessageKind.PayoutPaid]: config.SENDGRID_PAYOUT_TEMPLATE_ID,
+    },
     publicBaseUrl: config.PUBLIC_BASE_URL,
+  });
+}
+
+/** The `payouts` task queue's activities: payouts over the ledger and the payouts port. */
+export function createPayoutQueueActivities(config: Config, db: Db, payouts: Payouts) {
+  return createPayoutActivities({
+    db,
+    payouts,
+    payoutDelayDays: config.PAYOUT_DELAY_DAYS,
+    approvalThresholdMinor: config.PAYOUT_APPROVAL_THRESHOLD_MINOR,
   });
 }

@@ -3,3 +3,4 @@ export { checkoutWorkflow } from './checkout';
 export { latePaymentWorkflow } from './late-payment';
 export { mintTicketNftsWorkflow } from './nft';
 export { sendMessageWorkflow } from './notifications';
+export { payoutWorkflow } from './payouts';

@@ -5,15 +5,18 @@ import { createApp } from '../../api/app';
 import { issueToken, type Principal } from '../../api/auth';
 import { loadConfig, type Config } from '../../config';
 import type { Db } from '../../db';
-import { CHECKOUT_TASK_QUEUE, NFT_TASK_QUEUE, NOTIFICATIONS_TASK_QUEUE } from '../../domain';
+import { CHECKOUT_TASK_QUEUE, NFT_TASK_QUEUE, NOTIFICATIONS_TASK_QUEUE, PAYOUTS_TASK_QUEUE } from '../../domain';
+import type { Payouts } from '../../providers/payouts/ports';
 import {
   createCheckoutQueueActivities,
   createNftQueueActivities,
   createNotificationQueueActivities,
+  createPayoutQueueActivities,
 } from '../../workers/activities';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import {
   createConfiguredMinter,
+  createConfiguredPayouts,
   createNotificationProviders,
   createPaymentProviders,
 } from '../../workers/providers';
@@ -32,7 +35,10 @@ export interface TestPlatform {
 }
 
 /** Starts the API and a worker running the real activities over sandbox providers. */
-export async function startTestPlatform(overrides: Record<string, string> = {}): Promise<TestPlatform> {
+export async function startTestPlatform(
+  overrides: Record<string, string> = {},
+  providers: { payouts?: (config: Config, db: Db) => Payouts } = {},
+): Promise<TestPlatform> {
   const env = await createTemporalEnv();
   const db = testDb();
   // The API listens first so the sandbox can deliver its webhooks to it.
@@ -76,6 +82,17 @@ export async function startTestPlatform(overrides: Record<string, string> = {}):
       taskQueue: NOTIFICATIONS_TASK_QUEUE,
       workflowBundle,
       activities: createNotificationQueueActivities(config, db, createNotificationProviders(config, db)),
+    }),
+    await Worker.create({
+      connection: env.nativeConnection,
+      namespace: env.namespace ?? 'default',
+      taskQueue: PAYOUTS_TASK_QUEUE,
+      workflowBundle,
+      activities: createPayoutQueueActivities(
+        config,
+        db,
+        (providers.payouts ?? createConfiguredPayouts)(config, db),
+      ),
     }),
     ...(minter
       ? [
