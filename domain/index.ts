@@ -10,3 +10,4 @@ export * from './nft';
 export * from './notifications';
 export * from './ledger';
 export * from './payouts';
+export * from './reconciliation';

@@ -6,6 +6,7 @@ import { createPaymentActivities } from '../activities/payments';
 import { createNftActivities } from '../activities/nft';
 import { createNotificationActivities } from '../activities/notifications';
 import { createPayoutActivities } from '../activities/payouts';
+import { createReconciliationActivities } from '../activities/reconciliation';
 import { MessageKind } from '../domain';
 import type { Payouts } from '../providers/payouts/ports';
 import type { Minter } from '../providers/nft/ports';
@@ -54,12 +55,15 @@ export function createNotificationQueueActivities(config: Config, db: Db, provid
   });
 }
 
-/** The `payouts` task queue's activities: payouts over the ledger and the payouts port. */
-export function createPayoutQueueActivities(config: Config, db: Db, payouts: Payouts) {
-  return createPayoutActivities({
-    db,
-    payouts,
-    payoutDelayDays: config.PAYOUT_DELAY_DAYS,
-    approvalThresholdMinor: config.PAYOUT_APPROVAL_THRESHOLD_MINOR,
-  });
+/** The `payouts` task queue's activities: payouts over the ledger and the payouts port, and reconciliation. */
+export function createPayoutQueueActivities(config: Config, db: Db, payouts: Payouts, payments: PaymentProviders) {
+  return {
+    ...createPayoutActivities({
+      db,
+      payouts,
+      payoutDelayDays: config.PAYOUT_DELAY_DAYS,
+      approvalThresholdMinor: config.PAYOUT_APPROVAL_THRESHOLD_MINOR,
+    }),
+    ...createReconciliationActivities({ db, ...payments, payouts }),
+  };
 }

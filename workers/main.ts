@@ -55,7 +55,7 @@ async function main(): Promise<void> {
     await Worker.create({
       ...common,
       taskQueue: PAYOUTS_TASK_QUEUE,
-      activities: createPayoutQueueActivities(config, db, createConfiguredPayouts(config, db)),
+      activities: createPayoutQueueActivities(config, db, createConfiguredPayouts(config, db), providers),
     }),
   ];
   const minter = createConfiguredMinter(config);

@@ -4,3 +4,4 @@ export { latePaymentWorkflow } from './late-payment';
 export { mintTicketNftsWorkflow } from './nft';
 export { sendMessageWorkflow } from './notifications';
 export { payoutWorkflow } from './payouts';
+export { reconciliationWorkflow } from './reconciliation';

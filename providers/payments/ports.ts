@@ -1,3 +1,5 @@
+import type { ProviderRecord } from '../../domain/reconciliation';
+
 /** PaymentIntent statuses as Stripe names them; the sandbox uses the same words. */
 export type CardIntentStatus =
   | 'requires_payment_method'
@@ -54,6 +56,10 @@ export interface CardPayments {
     idempotencyKey: string;
     reason?: string;
   }): Promise<CardRefund>;
+  /** Succeeded charges created in [from, to), for reconciliation. */
+  listCharges(window: { from: string; to: string }): Promise<ProviderRecord[]>;
+  /** Succeeded refunds created in [from, to), for reconciliation. */
+  listRefunds(window: { from: string; to: string }): Promise<ProviderRecord[]>;
 }
 
 /** Coinbase Commerce charge timeline statuses, latest first wins. */
@@ -101,4 +107,6 @@ export interface CryptoPayments {
   retrieveCharge(chargeId: string): Promise<CryptoCharge>;
   /** Cancels a charge nobody has paid yet; a charge already paid stays as it is and is returned. */
   cancelCharge(chargeId: string): Promise<CryptoCharge>;
+  /** Paid charges created in [from, to), for reconciliation. */
+  listCharges(window: { from: string; to: string }): Promise<ProviderRecord[]>;
 }

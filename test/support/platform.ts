@@ -19,6 +19,7 @@ import {
   createConfiguredPayouts,
   createNotificationProviders,
   createPaymentProviders,
+  type PaymentProviders,
 } from '../../workers/providers';
 import { createTemporalEnv, testDb, Worker } from './env';
 
@@ -37,7 +38,10 @@ export interface TestPlatform {
 /** Starts the API and a worker running the real activities over sandbox providers. */
 export async function startTestPlatform(
   overrides: Record<string, string> = {},
-  providers: { payouts?: (config: Config, db: Db) => Payouts } = {},
+  providers: {
+    payouts?: (config: Config, db: Db) => Payouts;
+    payments?: (config: Config, db: Db) => PaymentProviders;
+  } = {},
 ): Promise<TestPlatform> {
   const env = await createTemporalEnv();
   const db = testDb();
@@ -92,6 +96,7 @@ export async function startTestPlatform(
         config,
         db,
         (providers.payouts ?? createConfiguredPayouts)(config, db),
+        providers.payments?.(config, db) ?? createPaymentProviders(config, db),
       ),
     }),
     ...(minter
