@@ -7,6 +7,7 @@ import { authenticate } from './auth';
 import { problemHandler, problems, Problem } from './problems';
 import { catalogueRoutes } from './routes/catalogue';
 import { checkoutRoutes } from './routes/checkouts';
+import { refundRoutes } from './routes/refunds';
 import { createMetrics, operationsRoutes } from './operations';
 import { devRoutes } from './routes/dev';
 import { financeRoutes } from './routes/finance';
@@ -84,6 +85,7 @@ export function createApp(deps: ApiDeps): Express {
   app.use(checkoutRoutes(deps));
   app.use(payoutRoutes(deps));
   app.use(financeRoutes(deps));
+  app.use(refundRoutes(deps));
   app.use(ticketRoutes({ db: deps.db, ticketSigner: deps.ticketSigner ?? configuredTicketSigner(deps.config) }));
   if (deps.config.NODE_ENV !== 'production') app.use(devRoutes(deps));
 

@@ -11,3 +11,4 @@ export * from './notifications';
 export * from './ledger';
 export * from './payouts';
 export * from './reconciliation';
+export * from './refunds';

@@ -3,11 +3,12 @@ import type { Config } from '../config';
 import type { Db } from '../db';
 import { createCheckoutActivities } from '../activities/checkout';
 import { createPaymentActivities } from '../activities/payments';
+import { createRefundActivities } from '../activities/refunds';
 import { createNftActivities } from '../activities/nft';
 import { createNotificationActivities } from '../activities/notifications';
 import { createPayoutActivities } from '../activities/payouts';
 import { createReconciliationActivities } from '../activities/reconciliation';
-import { MessageKind } from '../domain';
+import { MessageKind, RefundMessageKind } from '../domain';
 import type { Payouts } from '../providers/payouts/ports';
 import type { Minter } from '../providers/nft/ports';
 import { configuredTicketSigner } from '../tickets/configured-signer';
@@ -34,6 +35,8 @@ export function createCheckoutQueueActivities(config: Config, db: Db, providers:
         }),
     }),
     ...createPaymentActivities({ db, ...providers, publicBaseUrl: config.PUBLIC_BASE_URL }),
+    // Refunds and event cancellations run on the checkout queue: they need the same payment providers.
+    ...createRefundActivities({ db, ...providers }),
   };
 }
 
@@ -50,6 +53,7 @@ export function createNotificationQueueActivities(config: Config, db: Db, provid
     emailTemplates: {
       [MessageKind.OrderConfirmed]: config.SENDGRID_TEMPLATE_ID,
       [MessageKind.PayoutPaid]: config.SENDGRID_PAYOUT_TEMPLATE_ID,
+      [RefundMessageKind.RefundSucceeded]: config.SENDGRID_REFUND_TEMPLATE_ID,
     },
     publicBaseUrl: config.PUBLIC_BASE_URL,
   });

@@ -5,3 +5,5 @@ export { mintTicketNftsWorkflow } from './nft';
 export { sendMessageWorkflow } from './notifications';
 export { payoutWorkflow } from './payouts';
 export { reconciliationWorkflow } from './reconciliation';
+export { refundWorkflow } from './refunds';
+export { eventCancellationWorkflow } from './event-cancellation';

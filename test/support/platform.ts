@@ -21,6 +21,7 @@ import {
   createPaymentProviders,
   type PaymentProviders,
 } from '../../workers/providers';
+import type { CardPayments } from '../../providers/payments/ports';
 import { createTemporalEnv, testDb, Worker } from './env';
 
 const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } as never;
@@ -35,13 +36,18 @@ export interface TestPlatform {
   stop(): Promise<void>;
 }
 
+/** How a test may change the worker's providers, e.g. to inject provider failures. */
+export interface TestPlatformOptions {
+  /** Wraps the worker's card provider (the API keeps the plain one, as webhooks re-fetch through it). */
+  wrapCard?: (card: CardPayments) => CardPayments;
+  /** Replaces the worker's payouts provider, e.g. a sandbox with an injected refusal. */
+  payouts?: (config: Config, db: Db) => Payouts;
+}
+
 /** Starts the API and a worker running the real activities over sandbox providers. */
 export async function startTestPlatform(
   overrides: Record<string, string> = {},
-  providers: {
-    payouts?: (config: Config, db: Db) => Payouts;
-    payments?: (config: Config, db: Db) => PaymentProviders;
-  } = {},
+  options: TestPlatformOptions = {},
 ): Promise<TestPlatform> {
   const env = await createTemporalEnv();
   const db = testDb();
@@ -74,7 +80,7 @@ export async function startTestPlatform(
     namespace: env.namespace ?? 'default',
     taskQueue: CHECKOUT_TASK_QUEUE,
     workflowBundle,
-    activities: createCheckoutQueueActivities(config, db, createPaymentProviders(config, db)),
+    activities: createCheckoutQueueActivities(config, db, workerPayments(createPaymentProviders(config, db))),
   });
   // Fulfilment as in `npm start`: notifications through the outbox sandboxes, and NFT mints when the overrides
   // configure a chain (CHAIN_RPC_URL, CHAIN_PRIVATE_KEY, NFT_CONTRACT_ADDRESS); without one, mints wait unpolled.
@@ -95,8 +101,8 @@ export async function startTestPlatform(
       activities: createPayoutQueueActivities(
         config,
         db,
-        (providers.payouts ?? createConfiguredPayouts)(config, db),
-        providers.payments?.(config, db) ?? createPaymentProviders(config, db),
+        (options.payouts ?? createConfiguredPayouts)(config, db),
+        createPaymentProviders(config, db),
       ),
     }),
     ...(minter
@@ -111,6 +117,9 @@ export async function startTestPlatform(
         ]
       : []),
   ];
+  function workerPayments(providers: PaymentProviders): PaymentProviders {
+    return options.wrapCard ? { ...providers, card: options.wrapCard(providers.card) } : providers;
+  }
   const running = worker.run();
   const fulfilmentRunning = fulfilmentWorkers.map((w) => w.run());
   return {
