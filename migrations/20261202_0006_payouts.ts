@@ -66,30 +66,41 @@ export async function up(knex: Knex): Promise<void> {
 
 /**
  * Every ledger invariant, as rows (invariant, detail); no rows means the books are right. Replaces the refunds
- * migration's version with a superset of it. Sign convention: a positive amount debits the account.
+ * migration's version (20261202_0004) with a superset of it: its checks verbatim, then the payout ones. Sign
+ * convention: a positive amount debits the account.
  */
 const INVARIANTS_FUNCTION = `
 CREATE OR REPLACE FUNCTION ledger_invariant_violations()
 RETURNS TABLE (invariant text, detail text) LANGUAGE sql STABLE AS $$
-  -- each transaction balances in each currency
-  SELECT 'transaction balances', transaction_id || ' ' || currency || ' off by ' || sum(amount_minor)
-    FROM ledger_entries GROUP BY transaction_id, currency HAVING sum(amount_minor) <> 0
+  -- The refunds migration's invariants, unchanged: transactions balance, no refund exceeds its capture, tickets
+  -- and seats match.
+  SELECT 'ledger transaction balances'::text,
+         format('%s in %s is off by %s', transaction_id, currency, SUM(amount_minor))
+    FROM ledger_entries GROUP BY transaction_id, currency HAVING SUM(amount_minor) <> 0
   UNION ALL
-  -- no order is refunded more than it captured (pending and succeeded refunds count)
-  SELECT 'refunds within capture', r.order_id || ' refunds ' || sum(r.amount_minor) || ' of ' || max(o.total_minor)
-    FROM refunds r JOIN orders o ON o.id = r.order_id
-   WHERE r.status NOT IN ('REJECTED','FAILED')
-   GROUP BY r.order_id HAVING sum(r.amount_minor) > max(o.total_minor)
+  SELECT 'no refund exceeds its capture'::text,
+         format('order %s refunds %s of %s captured', o.id, r.refunding, COALESCE(p.captured, 0))
+    FROM orders o
+    JOIN (SELECT order_id, SUM(amount_minor) AS refunding FROM refunds
+           WHERE status NOT IN ('FAILED', 'REJECTED') GROUP BY order_id) r ON r.order_id = o.id
+    LEFT JOIN (SELECT order_id, SUM(amount_minor) AS captured FROM payments
+           WHERE status NOT IN ('failed', 'canceled') GROUP BY order_id) p ON p.order_id = o.id
+   WHERE r.refunding > COALESCE(p.captured, 0)
   UNION ALL
-  -- sold seats equal the tickets issued (valid, used or void-but-not-returned)
-  SELECT 'tickets match seats', tt.id || ' sold ' || tt.sold || ' but ' || count(t.id) || ' live tickets'
-    FROM ticket_types tt LEFT JOIN tickets t ON t.ticket_type_id = tt.id AND t.status IN ('VALID','USED')
-   GROUP BY tt.id, tt.sold HAVING tt.sold <> count(t.id)
+  SELECT 'no refund exceeds its capture'::text,
+         format('order %s has %s of refunds posted to the ledger but only %s captured', l.order_id, l.posted, COALESCE(p.captured, 0))
+    FROM (SELECT order_id, -SUM(amount_minor) AS posted FROM ledger_entries
+           WHERE refund_id IS NOT NULL AND account LIKE 'provider_clearing:%' GROUP BY order_id) l
+    LEFT JOIN (SELECT order_id, SUM(amount_minor) AS captured FROM payments
+           WHERE status NOT IN ('failed', 'canceled') GROUP BY order_id) p ON p.order_id = l.order_id
+   WHERE l.posted > COALESCE(p.captured, 0)
   UNION ALL
-  -- held seats equal the open holds
-  SELECT 'holds match seats', tt.id || ' held ' || tt.held || ' but holds for ' || coalesce(sum(r.quantity), 0)
-    FROM ticket_types tt LEFT JOIN reservations r ON r.ticket_type_id = tt.id AND r.status = 'HELD'
-   GROUP BY tt.id, tt.held HAVING tt.held <> coalesce(sum(r.quantity), 0)
+  SELECT 'tickets and seats match'::text,
+         format('ticket type %s has sold %s but %s valid or used tickets', tt.id, tt.sold, COALESCE(t.n, 0))
+    FROM ticket_types tt
+    LEFT JOIN (SELECT ticket_type_id, COUNT(*) AS n FROM tickets
+           WHERE status IN ('VALID', 'USED') GROUP BY ticket_type_id) t ON t.ticket_type_id = tt.id
+   WHERE tt.sold <> COALESCE(t.n, 0)
   UNION ALL
   -- payable - debt = sales - fees - refunds - payouts, per organizer and currency: the ledger's payable and debt
   -- accounts against what the orders, refunds and payouts tables say happened
@@ -109,10 +120,10 @@ RETURNS TABLE (invariant text, detail text) LANGUAGE sql STABLE AS $$
            - coalesce((SELECT -sum(l.amount_minor) FROM ledger_entries l JOIN orders od ON od.id = l.order_id
                         WHERE od.organizer_id = o.id AND l.currency = c.currency
                           AND l.account = 'platform_revenue'), 0)
-             -- refunds: what the refunds table says went back to buyers
+             -- refunds: what the refunds table says went back to buyers, for every refund posted
            - coalesce((SELECT sum(r.amount_minor) FROM refunds r JOIN orders od ON od.id = r.order_id
-                        WHERE od.organizer_id = o.id AND r.currency = c.currency AND r.status = 'SUCCEEDED'
-                          AND EXISTS (SELECT 1 FROM ledger_entries s WHERE s.refund_id = r.id)), 0)
+                        WHERE od.organizer_id = o.id AND r.currency = c.currency
+                          AND EXISTS (SELECT 1 FROM ledger_entries s WHERE s.transaction_id = 'refund:' || r.id)), 0)
              -- payouts: what the payouts table says was sent or is on its way
            - coalesce((SELECT sum(p.amount_minor) FROM payouts p
                         WHERE p.organizer_id = o.id AND p.currency = c.currency

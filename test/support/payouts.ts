@@ -1,4 +1,3 @@
-import type { Db } from '../../db';
 import { uid } from './env';
 import { call, type TestPlatform } from './platform';
 
@@ -23,20 +22,23 @@ export async function organizerWithSales(
     quantity?: number;
     priceMinor?: number;
     stripeAccountId?: string | null;
+    /** Adds the event to this existing organizer instead of inserting a new one. */
+    organizerId?: string;
   },
 ): Promise<PayoutCatalogue> {
   const { db } = platform;
-  const organizerId = uid('org');
+  const organizerId = options.organizerId ?? uid('org');
   const eventId = uid('evt');
   const ticketTypeId = uid('tt');
   const endsAt = new Date(Date.now() - options.endedAgoMs);
-  await db('organizers').insert({
-    id: organizerId,
-    name: 'Payout Test Org',
-    currency: 'USD',
-    email: `${organizerId}@example.com`,
-    stripe_account_id: options.stripeAccountId === undefined ? `acct_${organizerId}` : options.stripeAccountId,
-  });
+  if (!options.organizerId)
+    await db('organizers').insert({
+      id: organizerId,
+      name: 'Payout Test Org',
+      currency: 'USD',
+      email: `${organizerId}@example.com`,
+      stripe_account_id: options.stripeAccountId === undefined ? `acct_${organizerId}` : options.stripeAccountId,
+    });
   await db('events').insert({
     id: eventId,
     organizer_id: organizerId,
@@ -71,24 +73,3 @@ export async function organizerWithSales(
   }
   return { organizerId, eventId, ticketTypeId, orderIds };
 }
-
-/** Rows of `ledger_invariant_violations()` that name any of the given ids (other test files share the database). */
-export async function ledgerViolations(
-  db: Db,
-  ids: string[],
-): Promise<Array<{ invariant: string; detail: string }>> {
-  const rows = (await db.raw('SELECT invariant, detail FROM ledger_invariant_violations()')).rows as Array<{
-    invariant: string;
-    detail: string;
-  }>;
-  return rows.filter((r) => ids.some((id) => r.detail.includes(id)));
-}
-
-/** The ids a catalogue's invariant check looks for. */
-export const catalogueIds = (c: PayoutCatalogue, ...more: string[]) => [
-  c.organizerId,
-  c.eventId,
-  c.ticketTypeId,
-  ...c.orderIds,
-  ...more,
-];
