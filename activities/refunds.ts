@@ -25,6 +25,7 @@ import {
 } from '../domain';
 import type { CardIntent, CardPayments, CardRefund, CryptoPayments } from '../providers/payments/ports';
 import { paymentKeys } from './payments';
+import { recordRefundDebt } from './payouts';
 
 /** What the refund activities need: the database and the two payment ports. */
 export interface RefundActivityDeps {
@@ -394,6 +395,12 @@ export function createRefundActivities(deps: RefundActivityDeps) {
           memo: 'refund',
         })),
       );
+      // A refund after its money was paid out: the platform pays it, and the organizer's debt is recorded.
+      await recordRefundDebt(trx, {
+        refundId: input.refundId,
+        organizerId: refund.organizer_id,
+        currency: String(refund.currency).trim(),
+      });
     });
   }
 

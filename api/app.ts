@@ -10,6 +10,8 @@ import { checkoutRoutes } from './routes/checkouts';
 import { refundRoutes } from './routes/refunds';
 import { createMetrics, operationsRoutes } from './operations';
 import { devRoutes } from './routes/dev';
+import { financeRoutes } from './routes/finance';
+import { payoutRoutes } from './routes/payouts';
 import { ticketRoutes } from './routes/tickets';
 import { sandboxRoutes } from './routes/sandbox';
 import { webhookRoutes } from './routes/webhooks';
@@ -82,6 +84,8 @@ export function createApp(deps: ApiDeps): Express {
 
   app.use(catalogueRoutes(deps));
   app.use(checkoutRoutes(deps));
+  app.use(payoutRoutes(deps));
+  app.use(financeRoutes(deps));
   app.use(refundRoutes(deps));
   app.use(ticketRoutes({ db: deps.db, ticketSigner: deps.ticketSigner ?? configuredTicketSigner(deps.config) }));
   if (deps.config.NODE_ENV !== 'production') app.use(devRoutes(deps));

@@ -56,6 +56,11 @@ const schema = z.object({
   WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(1000),
   /** `off` is the benchmark's instant mode: the sandbox providers answer at once and send no webhooks. */
   SANDBOX_WEBHOOKS: z.enum(['on', 'off']).default('on'),
+  /** Days after an event ends before its money may be paid out (0: as soon as it ends). */
+  PAYOUT_DELAY_DAYS: z.coerce.number().int().min(0).max(365).default(7),
+  /** Payouts above this many minor units wait for an admin's approval. */
+  PAYOUT_APPROVAL_THRESHOLD_MINOR: z.coerce.number().int().min(0).default(1_000_000),
+  SENDGRID_PAYOUT_TEMPLATE_ID: z.string().default('d-bilten-payout-paid'),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 });
 

@@ -133,6 +133,8 @@ export const SearchAttributes = {
   OrderStatus: defineSearchAttributeKey('OrderStatus', SearchAttributeType.KEYWORD),
   PaymentMethod: defineSearchAttributeKey('PaymentMethod', SearchAttributeType.KEYWORD),
   AmountMinor: defineSearchAttributeKey('AmountMinor', SearchAttributeType.INT),
+  /** Where a payout stands, for finance staff: `PayoutStatus="AWAITING_APPROVAL"`. */
+  PayoutStatus: defineSearchAttributeKey('PayoutStatus', SearchAttributeType.KEYWORD),
 } as const;
 
 /** The same keys as `name=Type` pairs, as the Temporal CLI's `--search-attribute` flag takes them. */

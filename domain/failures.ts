@@ -13,6 +13,8 @@ export const FailureType = {
   OpenHoldLimit: 'OpenHoldLimit',
   /** A provider refused a message for good (bad address, unknown template): retrying cannot help. */
   MessageRejected: 'MessageRejected',
+  /** The payouts provider refused a transfer for good (no such account, insufficient balance). */
+  PayoutRefused: 'PayoutRefused',
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
 

@@ -8,4 +8,7 @@ export * from './fees';
 export * from './money-format';
 export * from './nft';
 export * from './notifications';
+export * from './ledger';
+export * from './payouts';
+export * from './reconciliation';
 export * from './refunds';

@@ -6,7 +6,10 @@ import { createPaymentActivities } from '../activities/payments';
 import { createRefundActivities } from '../activities/refunds';
 import { createNftActivities } from '../activities/nft';
 import { createNotificationActivities } from '../activities/notifications';
+import { createPayoutActivities } from '../activities/payouts';
+import { createReconciliationActivities } from '../activities/reconciliation';
 import { MessageKind, RefundMessageKind } from '../domain';
+import type { Payouts } from '../providers/payouts/ports';
 import type { Minter } from '../providers/nft/ports';
 import { configuredTicketSigner } from '../tickets/configured-signer';
 import { generateTicketCode } from '../tickets/signing';
@@ -49,8 +52,22 @@ export function createNotificationQueueActivities(config: Config, db: Db, provid
     ...providers,
     emailTemplates: {
       [MessageKind.OrderConfirmed]: config.SENDGRID_TEMPLATE_ID,
+      [MessageKind.PayoutPaid]: config.SENDGRID_PAYOUT_TEMPLATE_ID,
       [RefundMessageKind.RefundSucceeded]: config.SENDGRID_REFUND_TEMPLATE_ID,
     },
     publicBaseUrl: config.PUBLIC_BASE_URL,
   });
+}
+
+/** The `payouts` task queue's activities: payouts over the ledger and the payouts port, and reconciliation. */
+export function createPayoutQueueActivities(config: Config, db: Db, payouts: Payouts, payments: PaymentProviders) {
+  return {
+    ...createPayoutActivities({
+      db,
+      payouts,
+      payoutDelayDays: config.PAYOUT_DELAY_DAYS,
+      approvalThresholdMinor: config.PAYOUT_APPROVAL_THRESHOLD_MINOR,
+    }),
+    ...createReconciliationActivities({ db, ...payments, payouts }),
+  };
 }

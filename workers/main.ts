@@ -1,16 +1,22 @@
 import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
 import { loadConfig, sandboxedProviders } from '../config';
 import { createDb } from '../db';
-import { CHECKOUT_TASK_QUEUE, NFT_TASK_QUEUE, NOTIFICATIONS_TASK_QUEUE } from '../domain';
+import { CHECKOUT_TASK_QUEUE, NFT_TASK_QUEUE, NOTIFICATIONS_TASK_QUEUE, PAYOUTS_TASK_QUEUE } from '../domain';
 import {
   createCheckoutQueueActivities,
   createNftQueueActivities,
   createNotificationQueueActivities,
+  createPayoutQueueActivities,
 } from './activities';
-import { createConfiguredMinter, createNotificationProviders, createPaymentProviders } from './providers';
+import {
+  createConfiguredMinter,
+  createConfiguredPayouts,
+  createNotificationProviders,
+  createPaymentProviders,
+} from './providers';
 
 /**
- * The worker process: polls the checkout, notifications and (with a chain configured) nft task queues over one
+ * The worker process: polls the checkout, notifications, payouts and (with a chain configured) nft task queues over one
  * connection, running their workflows and activities until told to stop.
  */
 async function main(): Promise<void> {
@@ -45,6 +51,11 @@ async function main(): Promise<void> {
       ...common,
       taskQueue: NOTIFICATIONS_TASK_QUEUE,
       activities: createNotificationQueueActivities(config, db, createNotificationProviders(config, db)),
+    }),
+    await Worker.create({
+      ...common,
+      taskQueue: PAYOUTS_TASK_QUEUE,
+      activities: createPayoutQueueActivities(config, db, createConfiguredPayouts(config, db), providers),
     }),
   ];
   const minter = createConfiguredMinter(config);

@@ -10,6 +10,9 @@ import type { Mailer, Sms } from '../providers/notifications/ports';
 import { createSandboxMailer, createSandboxSms } from '../providers/notifications/sandbox';
 import { createSendgridMailer } from '../providers/notifications/sendgrid-mailer';
 import { createTwilioSms } from '../providers/notifications/twilio-sms';
+import type { Payouts } from '../providers/payouts/ports';
+import { createSandboxPayouts } from '../providers/payouts/sandbox';
+import { createStripePayouts } from '../providers/payouts/stripe-transfers';
 
 /** The payment providers this process talks to: real SDKs when keys are configured, sandboxes otherwise. */
 export interface PaymentProviders {
@@ -81,4 +84,11 @@ export function createConfiguredMinter(config: Config): EthersMinter | null {
     privateKey: config.CHAIN_PRIVATE_KEY,
     contractAddress: config.NFT_CONTRACT_ADDRESS,
   });
+}
+
+/** The one place the payouts provider is built: Stripe Connect transfers with a key, the sandbox without. */
+export function createConfiguredPayouts(config: Config, db: Db): Payouts {
+  return config.STRIPE_SECRET_KEY
+    ? createStripePayouts({ secretKey: config.STRIPE_SECRET_KEY, apiBase: config.STRIPE_API_BASE })
+    : createSandboxPayouts({ db });
 }

@@ -1,3 +1,5 @@
+import type { ProviderRecord } from '../../domain/reconciliation';
+
 /** PaymentIntent statuses as Stripe names them; the sandbox uses the same words. */
 export type CardIntentStatus =
   | 'requires_payment_method'
@@ -61,6 +63,10 @@ export interface CardPayments {
     idempotencyKey: string;
     reason?: string;
   }): Promise<CardRefund>;
+  /** Succeeded charges created in [from, to), for reconciliation. */
+  listCharges(window: { from: string; to: string }): Promise<ProviderRecord[]>;
+  /** Succeeded refunds created in [from, to), for reconciliation. */
+  listRefunds(window: { from: string; to: string }): Promise<ProviderRecord[]>;
   /** A refund as it now is: `pending` refunds settle later, to `succeeded` or `failed`, announced by webhook. */
   retrieveRefund(refundId: string): Promise<CardRefund>;
 }
@@ -110,4 +116,6 @@ export interface CryptoPayments {
   retrieveCharge(chargeId: string): Promise<CryptoCharge>;
   /** Cancels a charge nobody has paid yet; a charge already paid stays as it is and is returned. */
   cancelCharge(chargeId: string): Promise<CryptoCharge>;
+  /** Paid charges created in [from, to), for reconciliation. */
+  listCharges(window: { from: string; to: string }): Promise<ProviderRecord[]>;
 }

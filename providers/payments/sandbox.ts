@@ -268,6 +268,44 @@ export function createSandboxCardPayments(deps: SandboxDeps) {
         return toRefund(inserted, currency);
       });
     },
+    async listCharges({ from, to }) {
+      const rows = await db('sandbox_card_intents')
+        .where({ status: 'succeeded' })
+        .andWhere('created_at', '>=', from)
+        .andWhere('created_at', '<', to)
+        .orderBy('created_at');
+      return rows.map((r) => ({
+        kind: 'charge' as const,
+        provider: 'stripe' as const,
+        ref: r.id as string,
+        orderId: (r.order_id as string | null) ?? null,
+        chargeRef: null,
+        payoutId: null,
+        amountMinor: Number(r.amount_minor),
+        currency: (r.currency as string).trim(),
+        at: new Date(r.created_at as string).toISOString(),
+      }));
+    },
+    async listRefunds({ from, to }) {
+      const rows = await db('sandbox_card_refunds as r')
+        .join('sandbox_card_intents as i', 'i.id', 'r.intent_id')
+        .where('r.status', 'succeeded')
+        .andWhere('r.created_at', '>=', from)
+        .andWhere('r.created_at', '<', to)
+        .orderBy('r.created_at')
+        .select('r.id', 'r.intent_id', 'r.amount_minor', 'r.created_at', 'i.order_id', 'i.currency');
+      return rows.map((r) => ({
+        kind: 'refund' as const,
+        provider: 'stripe' as const,
+        ref: r.id as string,
+        orderId: (r.order_id as string | null) ?? null,
+        chargeRef: r.intent_id as string,
+        payoutId: null,
+        amountMinor: Number(r.amount_minor),
+        currency: (r.currency as string).trim(),
+        at: new Date(r.created_at as string).toISOString(),
+      }));
+    },
     async retrieveRefund(refundId) {
       const row = await db('sandbox_card_refunds as r')
         .join('sandbox_card_intents as i', 'i.id', 'r.intent_id')
@@ -389,6 +427,25 @@ export function createSandboxCryptoPayments(deps: SandboxDeps) {
       async retrieveCharge(chargeId) {
         return toCharge(await find(chargeId));
       },
+      async listCharges({ from, to }) {
+        const rows = await db('sandbox_crypto_charges')
+          .where('created_at', '>=', from)
+          .andWhere('created_at', '<', to)
+          .orderBy('created_at');
+        return rows
+          .filter((r) => isPaidTimeline(r.timeline as Array<{ status: CryptoChargeStatus }>))
+          .map((r) => ({
+            kind: 'charge' as const,
+            provider: 'coinbase' as const,
+            ref: r.id as string,
+            orderId: (r.order_id as string | null) ?? null,
+            chargeRef: null,
+            payoutId: null,
+            amountMinor: Number(r.amount_minor),
+            currency: (r.currency as string).trim(),
+            at: new Date(r.created_at as string).toISOString(),
+          }));
+      },
       async cancelCharge(chargeId) {
         const row = await find(chargeId);
         const status = toCharge(row).status;
@@ -441,3 +498,8 @@ export function createSandboxCryptoPayments(deps: SandboxDeps) {
 export type SandboxCardPayments = ReturnType<typeof createSandboxCardPayments>;
 /** The sandbox crypto provider, with its page-completion hook. */
 export type SandboxCryptoPayments = ReturnType<typeof createSandboxCryptoPayments>;
+
+/** A crypto charge was paid when its timeline reached COMPLETED (on time) or DELAYED (after it expired). */
+export function isPaidTimeline(timeline: Array<{ status: CryptoChargeStatus }>): boolean {
+  return timeline.some((t) => t.status === 'COMPLETED' || t.status === 'DELAYED' || t.status === 'RESOLVED');
+}

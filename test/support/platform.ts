@@ -5,15 +5,18 @@ import { createApp } from '../../api/app';
 import { issueToken, type Principal } from '../../api/auth';
 import { loadConfig, type Config } from '../../config';
 import type { Db } from '../../db';
-import { CHECKOUT_TASK_QUEUE, NFT_TASK_QUEUE, NOTIFICATIONS_TASK_QUEUE } from '../../domain';
+import { CHECKOUT_TASK_QUEUE, NFT_TASK_QUEUE, NOTIFICATIONS_TASK_QUEUE, PAYOUTS_TASK_QUEUE } from '../../domain';
+import type { Payouts } from '../../providers/payouts/ports';
 import {
   createCheckoutQueueActivities,
   createNftQueueActivities,
   createNotificationQueueActivities,
+  createPayoutQueueActivities,
 } from '../../workers/activities';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import {
   createConfiguredMinter,
+  createConfiguredPayouts,
   createNotificationProviders,
   createPaymentProviders,
   type PaymentProviders,
@@ -37,6 +40,8 @@ export interface TestPlatform {
 export interface TestPlatformOptions {
   /** Wraps the worker's card provider (the API keeps the plain one, as webhooks re-fetch through it). */
   wrapCard?: (card: CardPayments) => CardPayments;
+  /** Replaces the worker's payouts provider, e.g. a sandbox with an injected refusal. */
+  payouts?: (config: Config, db: Db) => Payouts;
 }
 
 /** Starts the API and a worker running the real activities over sandbox providers. */
@@ -87,6 +92,18 @@ export async function startTestPlatform(
       taskQueue: NOTIFICATIONS_TASK_QUEUE,
       workflowBundle,
       activities: createNotificationQueueActivities(config, db, createNotificationProviders(config, db)),
+    }),
+    await Worker.create({
+      connection: env.nativeConnection,
+      namespace: env.namespace ?? 'default',
+      taskQueue: PAYOUTS_TASK_QUEUE,
+      workflowBundle,
+      activities: createPayoutQueueActivities(
+        config,
+        db,
+        (options.payouts ?? createConfiguredPayouts)(config, db),
+        createPaymentProviders(config, db),
+      ),
     }),
     ...(minter
       ? [
