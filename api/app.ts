@@ -40,7 +40,8 @@ export function createApp(deps: ApiDeps): Express {
   app.use(metrics.middleware);
   app.use(operationsRoutes(metrics.registry));
 
-  app.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
+  // The Node version lets operators see at a glance that every API process left an end-of-life runtime.
+  app.get('/healthz', (_req, res) => void res.json({ status: 'ok', node: process.version }));
   app.get('/readyz', async (_req, res) => {
     const checks = await Promise.allSettled([
       deps.db.raw('select 1'),
