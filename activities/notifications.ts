@@ -122,6 +122,13 @@ export function createNotificationActivities(deps: NotificationActivityDeps) {
       const confirmation = await orderConfirmation(input.orderId);
       to = input.to ?? confirmation.to;
       data = { ...confirmation.data, ...input.data };
+    } else if (input.orderId && !input.to) {
+      // Any other message about an order (a refund) goes to the order's contact, read here, never from a history.
+      const order = await db('orders').where({ id: input.orderId }).first('contact_email', 'contact_phone');
+      to = {
+        ...(order?.contact_email ? { email: order.contact_email as string } : {}),
+        ...(order?.contact_phone ? { phone: order.contact_phone as string } : {}),
+      };
     }
     const rows: Array<Record<string, unknown>> = [];
     const row = (channel: MessageChannel, recipient: string, payload: Record<string, unknown>) => ({

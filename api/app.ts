@@ -7,6 +7,7 @@ import { authenticate } from './auth';
 import { problemHandler, problems, Problem } from './problems';
 import { catalogueRoutes } from './routes/catalogue';
 import { checkoutRoutes } from './routes/checkouts';
+import { refundRoutes } from './routes/refunds';
 import { createMetrics, operationsRoutes } from './operations';
 import { devRoutes } from './routes/dev';
 import { ticketRoutes } from './routes/tickets';
@@ -84,6 +85,7 @@ export function createApp(deps: ApiDeps): Express {
 
   app.use(catalogueRoutes(deps));
   app.use(checkoutRoutes(deps));
+  app.use(refundRoutes(deps));
   const ticketSigner = deps.ticketSigner ?? configuredTicketSigner(deps.config);
   app.use(ticketRoutes({ db: deps.db, ticketSigner }));
   app.use(scanningRoutes({ config: deps.config, db: deps.db, ticketSigner }));

@@ -103,12 +103,14 @@ export function checkoutWorkflowId(orderId: string): string {
   return `checkout-${orderId}`;
 }
 
-/** A crypto payment that arrived after its checkout ended unpaid: issue the tickets, or owe the money back. */
+/** A payment that arrived after its checkout ended unpaid: issue the tickets, or give the money back. */
 export interface LatePaymentInput {
   orderId: string;
   provider: PaymentOutcome['provider'];
-  /** The provider's object id (the charge) that was paid. */
+  /** The provider's object id (the charge or PaymentIntent) that was paid. */
   paymentRef: string;
+  /** The order's ids, for the fulfilment that follows issued tickets (absent in workflows started before it). */
+  order?: { eventId: string; buyerId: string; organizerId: string; walletAddress?: string };
 }
 
 /** How a late payment was settled. */

@@ -8,4 +8,5 @@ export * from './fees';
 export * from './money-format';
 export * from './nft';
 export * from './notifications';
+export * from './refunds';
 export * from './scanning';

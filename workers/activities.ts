@@ -3,9 +3,10 @@ import type { Config } from '../config';
 import type { Db } from '../db';
 import { createCheckoutActivities } from '../activities/checkout';
 import { createPaymentActivities } from '../activities/payments';
+import { createRefundActivities } from '../activities/refunds';
 import { createNftActivities } from '../activities/nft';
 import { createNotificationActivities } from '../activities/notifications';
-import { MessageKind } from '../domain';
+import { MessageKind, RefundMessageKind } from '../domain';
 import type { Minter } from '../providers/nft/ports';
 import { configuredTicketSigner } from '../tickets/configured-signer';
 import { generateTicketCode } from '../tickets/signing';
@@ -31,6 +32,8 @@ export function createCheckoutQueueActivities(config: Config, db: Db, providers:
         }),
     }),
     ...createPaymentActivities({ db, ...providers, publicBaseUrl: config.PUBLIC_BASE_URL }),
+    // Refunds and event cancellations run on the checkout queue: they need the same payment providers.
+    ...createRefundActivities({ db, ...providers }),
   };
 }
 
@@ -44,7 +47,10 @@ export function createNotificationQueueActivities(config: Config, db: Db, provid
   return createNotificationActivities({
     db,
     ...providers,
-    emailTemplates: { [MessageKind.OrderConfirmed]: config.SENDGRID_TEMPLATE_ID },
+    emailTemplates: {
+      [MessageKind.OrderConfirmed]: config.SENDGRID_TEMPLATE_ID,
+      [RefundMessageKind.RefundSucceeded]: config.SENDGRID_REFUND_TEMPLATE_ID,
+    },
     publicBaseUrl: config.PUBLIC_BASE_URL,
   });
 }

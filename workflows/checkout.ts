@@ -31,6 +31,7 @@ import {
 } from '../domain';
 import type { createCheckoutActivities } from '../activities/checkout';
 import type { createPaymentActivities } from '../activities/payments';
+import type { createRefundActivities } from '../activities/refunds';
 import { compensation, dbWrite, issuance, providerCall } from './activity-options';
 import { startOrderFulfilment } from './fulfilment';
 import type { latePaymentWorkflow } from './late-payment';
@@ -52,10 +53,16 @@ const fulfilmentLocal = proxyLocalActivities<ReturnType<typeof createCheckoutAct
   localRetryThreshold: '10s',
 });
 const inventoryCompensations = proxyActivities<ReturnType<typeof createCheckoutActivities>>(compensation);
-const paymentCompensations = proxyActivities<ReturnType<typeof createPaymentActivities>>(compensation);
+const paymentCompensations = proxyActivities<ReturnType<typeof createRefundActivities>>(compensation);
 
 /** Patch id: the hold and the issuance run as local activities (histories before it used ordinary ones). */
 const LOCAL_DB_STEPS = 'checkout-local-db-steps-v1';
+/**
+ * Patch id: a card found paid when its hold expired (3-D Secure passed at the last moment, or its webhook lost) is
+ * kept and handed to the late-payment workflow, which issues the tickets if the seats remain and refunds otherwise.
+ * Before it, such a payment was refunded (or, when the cancel raced the payment, recorded canceled: charged, no ticket).
+ */
+export const CARD_PAID_AT_EXPIRY = 'checkout-card-paid-at-expiry-v1';
 
 /** How a checkout ended, before compensation runs. */
 interface Ending {
@@ -86,6 +93,8 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutVi
   const outcomes: PaymentOutcome[] = [];
   /** The provider object (PaymentIntent or charge) this order pays with, once it exists. */
   let paymentRef: string | undefined;
+  /** True when the compensation found the card paid as the hold expired: the late-payment workflow takes it. */
+  let cardPaidAtExpiry = false;
 
   setHandler(checkoutStatusQuery, () => view);
   setHandler(paymentOutcomeSignal, (outcome) => void outcomes.push(outcome));
@@ -152,11 +161,17 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutVi
   );
 
   const voidOrRefund = async (ending: Ending) => {
+    const keepIfPaid =
+      input.payment.method === 'card' && ending.status === 'EXPIRED' && patched(CARD_PAID_AT_EXPIRY);
     const { outcome } = await paymentCompensations.voidOrRefundPayment({
       orderId: input.orderId,
       reason: ending.reason,
+      ...(keepIfPaid ? { keepIfPaid } : {}),
     });
-    if (outcome === 'refunded') setPayment('refunded');
+    if (outcome === 'paid') {
+      setPayment('succeeded');
+      cardPaidAtExpiry = true;
+    } else if (outcome === 'refunded') setPayment('refunded');
     else if (outcome === 'refund_owed') setPayment('refund_owed');
     else if (outcome === 'canceled') setPayment('canceled');
   };
@@ -260,16 +275,35 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutVi
    * A charge the compensation found paid is already a refund owed, and stays one.
    */
   async function handOffLateCryptoPayment(): Promise<void> {
-    if (input.payment.method !== 'crypto' || paymentRef === undefined) return;
-    if (view.status === 'PAID' || view.payment.status === 'refund_owed') return;
-    const late = outcomes.find(
-      (o) => o.paymentRef === paymentRef && (o.status === 'delayed' || o.status === 'succeeded'),
-    );
-    if (!late || !patched('checkout-hands-late-crypto-payments-over')) return;
+    if (paymentRef === undefined) return;
+    let provider: PaymentOutcome['provider'];
+    if (cardPaidAtExpiry) {
+      provider = 'stripe';
+    } else {
+      if (input.payment.method !== 'crypto') return;
+      if (view.status === 'PAID' || view.payment.status === 'refund_owed') return;
+      const late = outcomes.find(
+        (o) => o.paymentRef === paymentRef && (o.status === 'delayed' || o.status === 'succeeded'),
+      );
+      if (!late || !patched('checkout-hands-late-crypto-payments-over')) return;
+      provider = late.provider;
+    }
     try {
       await startChild<typeof latePaymentWorkflow>('latePaymentWorkflow', {
         workflowId: latePaymentWorkflowId(input.orderId),
-        args: [{ orderId: input.orderId, provider: late.provider, paymentRef }],
+        args: [
+          {
+            orderId: input.orderId,
+            provider,
+            paymentRef,
+            order: {
+              eventId: input.eventId,
+              buyerId: input.buyerId,
+              organizerId: input.organizerId,
+              ...(input.walletAddress ? { walletAddress: input.walletAddress } : {}),
+            },
+          },
+        ],
         parentClosePolicy: ParentClosePolicy.ABANDON,
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
         typedSearchAttributes: [

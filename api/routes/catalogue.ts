@@ -1,8 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import { Router } from 'express';
 import { z } from 'zod';
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import type { Config } from '../../config';
 import type { Db } from '../../db';
-import { CURRENCY_PATTERN } from '../../domain';
+import {
+  cancellationProgressQuery,
+  CHECKOUT_TASK_QUEUE,
+  CURRENCY_PATTERN,
+  DEFAULT_EVENT_LENGTH_MS,
+  DEFAULT_REFUND_WINDOW_HOURS,
+  eventCancellationWorkflowId,
+  SearchAttributes,
+  type CancellationProgress,
+} from '../../domain';
+import type { eventCancellationWorkflow } from '../../workflows/event-cancellation';
 import { principalOf, requireRole } from '../auth';
 import { problems } from '../problems';
 import { ID_PATTERN, parseOr422 } from '../validation';
@@ -20,8 +32,19 @@ const eventSchema = z
     name: displayText(200).pipe(z.string().min(1)),
     venue: displayText(200).optional(),
     startsAt: z.string().datetime({ offset: true }),
+    endsAt: z.string().datetime({ offset: true }).optional(),
+    refundWindowHours: z
+      .number()
+      .int()
+      .min(0)
+      .max(24 * 365)
+      .optional(),
   })
-  .strict();
+  .strict()
+  .refine((e) => e.endsAt === undefined || Date.parse(e.endsAt) >= Date.parse(e.startsAt), {
+    message: 'must not be before startsAt',
+    path: ['endsAt'],
+  });
 
 const ticketTypeSchema = z
   .object({
@@ -48,22 +71,84 @@ function ticketTypeView(t: Record<string, number | string>) {
   };
 }
 
-/** Events and ticket types: public reads, organizer writes. */
-export function catalogueRoutes({ db }: { db: Db }): Router {
+/** An event as the API shows it (without its ticket types). */
+function eventView(e: Record<string, unknown>) {
+  return {
+    eventId: e.id,
+    organizerId: e.organizer_id,
+    name: e.name,
+    venue: e.venue,
+    startsAt: new Date(e.starts_at as string).toISOString(),
+    endsAt: new Date(e.ends_at as string).toISOString(),
+    refundWindowHours: Number(e.refund_window_hours),
+    status: e.status,
+  };
+}
+
+/** Events and ticket types: public reads, organizer writes, and the cancellation of an event. */
+export function catalogueRoutes({ db, temporal, config }: { db: Db; temporal: Client; config: Config }): Router {
   const router = Router();
+
+  /** How the event's cancellation stands: live from its workflow, or as it last recorded. */
+  async function cancellationOf(event: Record<string, unknown>): Promise<CancellationProgress | null> {
+    if (event.status !== 'CANCELLING' && event.status !== 'CANCELLED') return null;
+    try {
+      return await temporal.workflow
+        .getHandle(eventCancellationWorkflowId(event.id as string))
+        .query(cancellationProgressQuery);
+    } catch {
+      return (
+        (event.cancellation as CancellationProgress | null) ?? { total: 0, refunded: 0, failed: 0, inProgress: 0 }
+      );
+    }
+  }
+
+  router.post('/v1/events/:eventId/cancel', requireRole('organizer', 'admin'), async (req, res) => {
+    const caller = principalOf(req);
+    const eventId = String(req.params.eventId ?? '');
+    const event = ID_PATTERN.test(eventId) ? await db('events').where({ id: eventId }).first() : undefined;
+    if (!event) throw problems.notFound(`event ${eventId.slice(0, 64)}`);
+    if (caller.role === 'organizer' && event.organizer_id !== caller.org)
+      throw problems.forbidden(`event ${eventId} belongs to another organizer`);
+    // Sales stop now, before the workflow runs: a checkout after this answer gets 409.
+    await db('events')
+      .where({ id: eventId })
+      .whereIn('status', ['ON_SALE', 'DRAFT', 'ENDED'])
+      .update({ status: 'CANCELLING' });
+    try {
+      await temporal.workflow.start<typeof eventCancellationWorkflow>('eventCancellationWorkflow', {
+        workflowId: eventCancellationWorkflowId(eventId),
+        taskQueue: CHECKOUT_TASK_QUEUE,
+        args: [
+          {
+            eventId,
+            organizerId: event.organizer_id,
+            requestedBy: `${caller.role}:${caller.sub}`,
+            parallelism: config.CANCELLATION_PARALLELISM,
+            pollMs: config.CANCELLATION_POLL_SECONDS * 1000,
+            reminderAfterMs: config.REFUND_REMINDER_SECONDS * 1000,
+            ordersPerRun: config.CANCELLATION_ORDERS_PER_RUN,
+          },
+        ],
+        // Cancelling twice joins the cancellation already running (or done): one per event.
+        workflowIdConflictPolicy: 'USE_EXISTING',
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        typedSearchAttributes: [
+          { key: SearchAttributes.EventId, value: eventId },
+          { key: SearchAttributes.OrganizerId, value: event.organizer_id },
+        ],
+        memo: { eventId },
+      });
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    }
+    const now = await db('events').where({ id: eventId }).first('status');
+    res.status(202).location(`/v1/events/${eventId}`).json({ eventId, status: now.status });
+  });
 
   router.get('/v1/events', async (_req, res) => {
     const events = await db('events').where({ status: 'ON_SALE' }).orderBy('starts_at').limit(200);
-    res.json({
-      events: events.map((e) => ({
-        eventId: e.id,
-        organizerId: e.organizer_id,
-        name: e.name,
-        venue: e.venue,
-        startsAt: new Date(e.starts_at).toISOString(),
-        status: e.status,
-      })),
-    });
+    res.json({ events: events.map(eventView) });
   });
 
   router.get('/v1/events/:eventId', async (req, res) => {
@@ -71,13 +156,10 @@ export function catalogueRoutes({ db }: { db: Db }): Router {
     const event = ID_PATTERN.test(eventId) ? await db('events').where({ id: eventId }).first() : undefined;
     if (!event) throw problems.notFound(`event ${eventId.slice(0, 64)}`);
     const types = await db('ticket_types').where({ event_id: eventId }).orderBy('created_at').orderBy('id');
+    const cancellation = await cancellationOf(event);
     res.json({
-      eventId: event.id,
-      organizerId: event.organizer_id,
-      name: event.name,
-      venue: event.venue,
-      startsAt: new Date(event.starts_at).toISOString(),
-      status: event.status,
+      ...eventView(event),
+      ...(cancellation ? { cancellation } : {}),
       ticketTypes: types.map(ticketTypeView),
     });
   });
@@ -94,20 +176,14 @@ export function catalogueRoutes({ db }: { db: Db }): Router {
         name: body.name,
         venue: body.venue ?? '',
         starts_at: body.startsAt,
+        ends_at: body.endsAt ?? new Date(Date.parse(body.startsAt) + DEFAULT_EVENT_LENGTH_MS).toISOString(),
+        refund_window_hours: body.refundWindowHours ?? DEFAULT_REFUND_WINDOW_HOURS,
       })
       .returning('*');
     res
       .status(201)
       .location(`/v1/events/${event.id}`)
-      .json({
-        eventId: event.id,
-        organizerId,
-        name: event.name,
-        venue: event.venue,
-        startsAt: new Date(event.starts_at).toISOString(),
-        status: event.status,
-        ticketTypes: [],
-      });
+      .json({ ...eventView(event), ticketTypes: [] });
   });
 
   router.post('/v1/events/:eventId/ticket-types', requireRole('organizer'), async (req, res) => {

@@ -29,6 +29,10 @@ export interface CardRefund {
   status: 'pending' | 'succeeded' | 'failed' | 'canceled' | 'requires_action';
   amountMinor: number;
   currency: string;
+  /** The PaymentIntent refunded. */
+  intentId: string | null;
+  /** Why the refund failed (Stripe's `failure_reason`, e.g. `expired_or_canceled_card`), when it did. */
+  failureReason: string | null;
 }
 
 /** Charges cards. Implemented over Stripe PaymentIntents, and by a local sandbox with the same behaviour. */
@@ -45,7 +49,10 @@ export interface CardPayments {
     returnUrl: string;
   }): Promise<CardIntent>;
   retrieve(intentId: string): Promise<CardIntent>;
-  /** Cancels an unpaid intent; cancelling one that is already canceled returns it unchanged. */
+  /**
+   * Cancels an unpaid intent; cancelling one that is already canceled returns it unchanged, and one that was paid
+   * meanwhile (a 3-D Secure passed as the hold expired) returns it as it now is, `succeeded`: the caller must look.
+   */
   cancel(intentId: string, idempotencyKey: string): Promise<CardIntent>;
   /** Refunds a succeeded intent, in full when `amountMinor` is omitted. */
   refund(input: {
@@ -54,6 +61,8 @@ export interface CardPayments {
     idempotencyKey: string;
     reason?: string;
   }): Promise<CardRefund>;
+  /** A refund as it now is: `pending` refunds settle later, to `succeeded` or `failed`, announced by webhook. */
+  retrieveRefund(refundId: string): Promise<CardRefund>;
 }
 
 /** Coinbase Commerce charge timeline statuses, latest first wins. */

@@ -100,6 +100,10 @@ export function createStripeCardPayments(options: StripeCardPaymentsOptions): St
       return toCardRefund(refund);
     },
 
+    async retrieveRefund(refundId) {
+      return toCardRefund(await stripe.refunds.retrieve(refundId));
+    },
+
     verifyWebhook(rawBody, signatureHeader) {
       if (options.webhookSecret === undefined) {
         throw new Error('the Stripe adapter was built without a webhookSecret');
@@ -187,6 +191,9 @@ export function toCardRefund(refund: Stripe.Refund): CardRefund {
     status: status as CardRefund['status'],
     amountMinor: refund.amount,
     currency: refund.currency.toUpperCase(),
+    intentId:
+      typeof refund.payment_intent === 'string' ? refund.payment_intent : (refund.payment_intent?.id ?? null),
+    failureReason: refund.failure_reason ?? null,
   };
 }
 

@@ -16,7 +16,9 @@ import {
   createConfiguredMinter,
   createNotificationProviders,
   createPaymentProviders,
+  type PaymentProviders,
 } from '../../workers/providers';
+import type { CardPayments } from '../../providers/payments/ports';
 import { createTemporalEnv, testDb, Worker } from './env';
 
 const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } as never;
@@ -31,8 +33,17 @@ export interface TestPlatform {
   stop(): Promise<void>;
 }
 
+/** How a test may change the worker's providers, e.g. to inject provider failures. */
+export interface TestPlatformOptions {
+  /** Wraps the worker's card provider (the API keeps the plain one, as webhooks re-fetch through it). */
+  wrapCard?: (card: CardPayments) => CardPayments;
+}
+
 /** Starts the API and a worker running the real activities over sandbox providers. */
-export async function startTestPlatform(overrides: Record<string, string> = {}): Promise<TestPlatform> {
+export async function startTestPlatform(
+  overrides: Record<string, string> = {},
+  options: TestPlatformOptions = {},
+): Promise<TestPlatform> {
   const env = await createTemporalEnv();
   const db = testDb();
   // The API listens first so the sandbox can deliver its webhooks to it.
@@ -64,7 +75,7 @@ export async function startTestPlatform(overrides: Record<string, string> = {}):
     namespace: env.namespace ?? 'default',
     taskQueue: CHECKOUT_TASK_QUEUE,
     workflowBundle,
-    activities: createCheckoutQueueActivities(config, db, createPaymentProviders(config, db)),
+    activities: createCheckoutQueueActivities(config, db, workerPayments(createPaymentProviders(config, db))),
   });
   // Fulfilment as in `npm start`: notifications through the outbox sandboxes, and NFT mints when the overrides
   // configure a chain (CHAIN_RPC_URL, CHAIN_PRIVATE_KEY, NFT_CONTRACT_ADDRESS); without one, mints wait unpolled.
@@ -89,6 +100,9 @@ export async function startTestPlatform(overrides: Record<string, string> = {}):
         ]
       : []),
   ];
+  function workerPayments(providers: PaymentProviders): PaymentProviders {
+    return options.wrapCard ? { ...providers, card: options.wrapCard(providers.card) } : providers;
+  }
   const running = worker.run();
   const fulfilmentRunning = fulfilmentWorkers.map((w) => w.run());
   return {
