@@ -13,6 +13,7 @@ import { devRoutes } from './routes/dev';
 import { financeRoutes } from './routes/finance';
 import { payoutRoutes } from './routes/payouts';
 import { ticketRoutes } from './routes/tickets';
+import { scanningRoutes } from './routes/scanning';
 import { sandboxRoutes } from './routes/sandbox';
 import { webhookRoutes } from './routes/webhooks';
 import type { PaymentProviders } from '../workers/providers';
@@ -79,6 +80,8 @@ export function createApp(deps: ApiDeps): Express {
     }
     next();
   });
+  // An offline scanner uploads its queue in one batch: up to SCAN_SYNC_MAX_BATCH scans of about 1 kB each.
+  app.use('/v1/scans/sync', express.json({ limit: `${deps.config.SCAN_SYNC_MAX_BATCH}kb`, strict: true }));
   app.use(express.json({ limit: BODY_LIMIT, strict: true }));
   app.use(authenticate(deps.config.AUTH_JWT_SECRET));
 
@@ -87,7 +90,9 @@ export function createApp(deps: ApiDeps): Express {
   app.use(payoutRoutes(deps));
   app.use(financeRoutes(deps));
   app.use(refundRoutes(deps));
-  app.use(ticketRoutes({ db: deps.db, ticketSigner: deps.ticketSigner ?? configuredTicketSigner(deps.config) }));
+  const ticketSigner = deps.ticketSigner ?? configuredTicketSigner(deps.config);
+  app.use(ticketRoutes({ db: deps.db, ticketSigner }));
+  app.use(scanningRoutes({ config: deps.config, db: deps.db, ticketSigner }));
   if (deps.config.NODE_ENV !== 'production') app.use(devRoutes(deps));
 
   app.use((req, _res, next) => next(problems.notFound(`${req.method} ${req.path.slice(0, 200)}`)));

@@ -2,7 +2,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import jwt from 'jsonwebtoken';
 import { problems } from './problems';
 
-export const ROLES = ['buyer', 'organizer', 'support', 'admin'] as const;
+export const ROLES = ['buyer', 'organizer', 'support', 'admin', 'staff'] as const;
 /** Who may do what is decided by these roles. */
 export type Role = (typeof ROLES)[number];
 
@@ -12,8 +12,16 @@ export interface Principal {
   role: Role;
   /** Organizer id, for organizers. */
   org?: string;
-  /** Event id a staff (support) token is scoped to, for scanners. */
+  /** Event id a door token (`staff`, or a `support` token with this claim) is scoped to. */
   event?: string;
+}
+
+/**
+ * A door token: `staff`, or a `support` token scoped to one event (the older form of a door token). It scans
+ * that event's tickets and reads its attendance, nothing else: routes admit it only by listing `staff`.
+ */
+export function isDoorToken(principal: Principal): boolean {
+  return principal.role === 'staff' || (principal.role === 'support' && principal.event !== undefined);
 }
 
 declare module 'express-serve-static-core' {
@@ -39,6 +47,7 @@ export function authenticate(secret: string): RequestHandler {
       const role = claims.role as Role;
       if (typeof claims.sub !== 'string' || !ROLES.includes(role)) throw new Error('bad claims');
       if (role === 'organizer' && typeof claims.org !== 'string') throw new Error('organizer token without org');
+      if (role === 'staff' && typeof claims.event !== 'string') throw new Error('staff token without event');
       req.principal = {
         sub: claims.sub,
         role,
@@ -52,12 +61,16 @@ export function authenticate(secret: string): RequestHandler {
   };
 }
 
-/** Lets the request through only for the given roles: 401 without a token, 403 with another role. */
+/**
+ * Lets the request through only for the given roles: 401 without a token, 403 with another role. A door token
+ * counts as `staff` whatever its role claim says, so a support token scoped to an event never gets support's
+ * other powers.
+ */
 export function requireRole(...roles: Role[]): RequestHandler {
   return (req, _res, next) => {
     if (!req.principal) return next(problems.unauthorized());
-    if (!roles.includes(req.principal.role))
-      return next(problems.forbidden(`requires role ${roles.join(' or ')}`));
+    const role = isDoorToken(req.principal) ? 'staff' : req.principal.role;
+    if (!roles.includes(role)) return next(problems.forbidden(`requires role ${roles.join(' or ')}`));
     next();
   };
 }

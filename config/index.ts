@@ -53,6 +53,8 @@ const schema = z.object({
   CHAIN_PRIVATE_KEY: optionalString,
   NFT_CONTRACT_ADDRESS: optionalString,
   TICKET_SIGNING_KEY: optionalString,
+  /** Most scans one offline upload (`POST /v1/scans/sync`) may carry; a bigger batch is refused whole. */
+  SCAN_SYNC_MAX_BATCH: z.coerce.number().int().min(1).max(5000).default(500),
   WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(1000),
   /** `off` is the benchmark's instant mode: the sandbox providers answer at once and send no webhooks. */
   SANDBOX_WEBHOOKS: z.enum(['on', 'off']).default('on'),

@@ -12,3 +12,4 @@ export * from './ledger';
 export * from './payouts';
 export * from './reconciliation';
 export * from './refunds';
+export * from './scanning';

@@ -4,6 +4,7 @@ import * as sandboxProviders from './20261121_0002_sandbox_providers';
 import * as fulfilment from './20261121_0003_fulfilment';
 import * as refunds from './20261202_0004_refunds';
 import * as payouts from './20261202_0006_payouts';
+import * as scanning from './20261202_0007_scanning';
 
 /** Migrations in order. Listed here, not discovered on disk, so they run the same under tsx, jest and compiled JS. */
 const migrations: Record<string, Knex.Migration> = {
@@ -12,6 +13,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261121_0003_fulfilment': fulfilment,
   '20261202_0004_refunds': refunds,
   '20261202_0006_payouts': payouts,
+  '20261202_0007_scanning': scanning,
 };
 
 /** A knex migration source over the list above. */

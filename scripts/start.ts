@@ -87,7 +87,7 @@ function banner(
   const token = issueToken(config.AUTH_JWT_SECRET, { sub: DEMO.buyerId, role: 'buyer' }, 7 * 24 * 3600);
   const staff = issueToken(
     config.AUTH_JWT_SECRET,
-    { sub: 'door_1', role: 'support', event: DEMO.eventId },
+    { sub: 'door_1', role: 'staff', event: DEMO.eventId },
     7 * 24 * 3600,
   );
   const api = config.PUBLIC_BASE_URL;
@@ -129,6 +129,8 @@ function banner(
     `  Scan key      ${api}/v1/tickets/signing-keys`,
     `  Door scan     curl -sS -X POST ${api}/v1/scans -H "Authorization: Bearer ${staff}" \\`,
     `                  -H "Content-Type: application/json" -d '{"code":"<ticket code>"}'`,
+    `  Scan pack     curl -sS ${api}/v1/events/${DEMO.eventId}/scan-pack -H "Authorization: Bearer ${staff}"`,
+    `  Attendance    curl -sS ${api}/v1/events/${DEMO.eventId}/attendance -H "Authorization: Bearer ${staff}"`,
     '',
     'Ctrl-C stops everything.',
     '',

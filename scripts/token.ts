@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { issueToken, ROLES, type Role } from '../api/auth';
 import { loadConfig } from '../config';
 
-/** Prints a signed API token: `npm run token -- --role buyer --sub u1 [--org org_demo] [--event evt_x] [--hours 24]`. */
+/** Prints a signed API token: `npm run token -- --role buyer --sub u1 [--org org_demo] [--event evt_x] [--hours 24]` (`--role staff --event evt_x` for door staff). */
 const { values } = parseArgs({
   options: {
     role: { type: 'string', default: 'buyer' },
@@ -15,6 +15,10 @@ const { values } = parseArgs({
 const role = values.role as Role;
 if (!ROLES.includes(role)) {
   console.error(`--role must be one of ${ROLES.join(', ')}`);
+  process.exit(2);
+}
+if (role === 'staff' && !values.event) {
+  console.error('--event is required for a staff token (door staff scan one event)');
   process.exit(2);
 }
 if (role === 'organizer' && !values.org) {
