@@ -8,3 +8,4 @@ export * from './fees';
 export * from './money-format';
 export * from './nft';
 export * from './notifications';
+export * from './limits';
