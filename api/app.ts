@@ -46,7 +46,8 @@ export function createApp(deps: ApiDeps): Express {
   app.use(metrics.middleware);
   app.use(operationsRoutes(metrics.registry));
 
-  app.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
+  // The Node version lets operators see at a glance that every API process left an end-of-life runtime.
+  app.get('/healthz', (_req, res) => void res.json({ status: 'ok', node: process.version }));
   // Ready or not for everyone; which dependency failed and which providers are sandboxes is for admins only.
   app.get('/readyz', authenticate(deps.config), async (req, res) => {
     const checks = await Promise.allSettled([

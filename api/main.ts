@@ -26,7 +26,7 @@ async function main(): Promise<void> {
     log: (line) => console.warn(`[api] ${line}`),
   });
   const server = createApp({ config, db, temporal, payments }).listen(config.PORT, () =>
-    console.log(`[api] listening on ${config.PUBLIC_BASE_URL}`),
+    console.log(`[api] listening on ${config.PUBLIC_BASE_URL} (Node ${process.version})`),
   );
   answerMalformedHttp(server);
   const stop = () => {

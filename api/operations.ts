@@ -182,7 +182,12 @@ export const openApiDocument = {
         responses: { '200': { description: 'cancelled' }, ...problems(401, 403, 404, 409) },
       },
     },
-    '/healthz': { get: { summary: 'Process is up', responses: { '200': { description: 'ok' } } } },
+    '/healthz': {
+      get: {
+        summary: 'Process is up; names the Node.js version it runs on',
+        responses: { '200': { description: 'ok, with `node` (e.g. "v24.22.3")' } },
+      },
+    },
     '/readyz': {
       get: {
         summary: 'Postgres and Temporal reachable; lists sandboxed providers',

@@ -72,7 +72,7 @@ async function main(): Promise<void> {
     );
   }
   console.log(
-    `[worker] polling task queues ${workers.map((w) => `"${w.options.taskQueue}"`).join(', ')} on ${config.TEMPORAL_ADDRESS}`,
+    `[worker] polling task queues ${workers.map((w) => `"${w.options.taskQueue}"`).join(', ')} on ${config.TEMPORAL_ADDRESS} (Node ${process.version})`,
   );
   // Worker.run handles SIGINT/SIGTERM itself: it stops polling, finishes running activities, then resolves.
   await Promise.all(workers.map((w) => w.run()));
