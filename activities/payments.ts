@@ -16,7 +16,11 @@ export interface PaymentActivityDeps {
 export interface ChargeCardResult {
   intentId: string;
   status: 'succeeded' | 'requires_action' | 'processing';
-  clientSecret: string | null;
+  /**
+   * No longer returned: the client secret lets anyone confirm the payment, so it stays in Postgres (`payments`)
+   * and the API reads it there. Results recorded before that carry it.
+   */
+  clientSecret?: string | null;
   actionUrl: string | null;
 }
 
@@ -78,14 +82,24 @@ export function createPaymentActivities(deps: PaymentActivityDeps) {
   async function chargeCard(input: {
     orderId: string;
     amount: Money;
-    paymentMethodId: string;
+    /** Absent: read from the checkout request the API recorded, so the workflow history never holds it. */
+    paymentMethodId?: string;
   }): Promise<ChargeCardResult> {
     const idempotencyKey = paymentKeys.charge(input.orderId);
+    const paymentMethodId =
+      input.paymentMethodId ??
+      ((await db('checkout_requests').where({ order_id: input.orderId }).first('payment_method_id'))
+        ?.payment_method_id as string | undefined);
+    if (!paymentMethodId)
+      throw ApplicationFailure.nonRetryable(
+        'no payment method recorded for the order',
+        FailureType.PaymentDeclined,
+      );
     const intent = await card.charge({
       orderId: input.orderId,
       amountMinor: input.amount.amountMinor,
       currency: input.amount.currency,
-      paymentMethodId: input.paymentMethodId,
+      paymentMethodId,
       idempotencyKey,
       returnUrl: `${deps.publicBaseUrl}/v1/checkouts/${input.orderId}`,
     });
@@ -110,7 +124,7 @@ export function createPaymentActivities(deps: PaymentActivityDeps) {
     }
     const status =
       intent.status === 'succeeded' || intent.status === 'requires_action' ? intent.status : 'processing';
-    return { intentId: intent.id, status, clientSecret: intent.clientSecret, actionUrl: intent.actionUrl };
+    return { intentId: intent.id, status, actionUrl: intent.actionUrl };
   }
 
   /**

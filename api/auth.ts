@@ -1,5 +1,6 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import jwt from 'jsonwebtoken';
+import type { Config } from '../config';
 import { problems } from './problems';
 
 export const ROLES = ['buyer', 'organizer', 'support', 'admin', 'staff'] as const;
@@ -30,20 +31,42 @@ declare module 'express-serve-static-core' {
   }
 }
 
-/** Signs a token, as `npm run token` prints it. */
-export function issueToken(secret: string, principal: Principal, expiresInSeconds = 24 * 3600): string {
-  return jwt.sign({ ...principal }, secret, { algorithm: 'HS256', expiresIn: expiresInSeconds });
+/** What signs and checks API tokens: the secret, the issuer and audience every token must name, its longest life. */
+export type TokenSettings = Pick<
+  Config,
+  'AUTH_JWT_SECRET' | 'AUTH_JWT_ISSUER' | 'AUTH_JWT_AUDIENCE' | 'AUTH_JWT_MAX_TTL_SECONDS'
+>;
+
+/** Signs a token, as `npm run token` prints it: always with exp, iss and aud. */
+export function issueToken(settings: TokenSettings, principal: Principal, expiresInSeconds = 24 * 3600): string {
+  return jwt.sign({ ...principal }, settings.AUTH_JWT_SECRET, {
+    algorithm: 'HS256',
+    expiresIn: expiresInSeconds,
+    issuer: settings.AUTH_JWT_ISSUER,
+    audience: settings.AUTH_JWT_AUDIENCE,
+  });
 }
 
-/** Reads the bearer token when there is one; routes then decide with `requireRole`. */
-export function authenticate(secret: string): RequestHandler {
+/**
+ * Reads the bearer token when there is one; routes then decide with `requireRole`. A token must carry `exp` (one
+ * without it would never expire), name our issuer and audience, and be valid for at most the configured maximum.
+ */
+export function authenticate(settings: TokenSettings): RequestHandler {
   return (req: Request, _res: Response, next: NextFunction) => {
     const header = req.headers.authorization;
     if (!header) return next();
     const match = /^Bearer ([A-Za-z0-9._-]+)$/.exec(header);
     if (!match) return next(problems.unauthorized('the Authorization header must be "Bearer <token>"'));
     try {
-      const claims = jwt.verify(match[1]!, secret, { algorithms: ['HS256'] }) as Record<string, unknown>;
+      const claims = jwt.verify(match[1]!, settings.AUTH_JWT_SECRET, {
+        algorithms: ['HS256'],
+        issuer: settings.AUTH_JWT_ISSUER,
+        audience: settings.AUTH_JWT_AUDIENCE,
+      }) as Record<string, unknown>;
+      if (typeof claims.exp !== 'number') throw new Error('token without exp');
+      // Without iat the lifetime is measured from now: a token minted for years is refused either way.
+      const issuedAt = typeof claims.iat === 'number' ? claims.iat : Math.floor(Date.now() / 1000);
+      if (claims.exp - issuedAt > settings.AUTH_JWT_MAX_TTL_SECONDS) throw new Error('token lives too long');
       const role = claims.role as Role;
       if (typeof claims.sub !== 'string' || !ROLES.includes(role)) throw new Error('bad claims');
       if (role === 'organizer' && typeof claims.org !== 'string') throw new Error('organizer token without org');

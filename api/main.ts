@@ -1,8 +1,10 @@
 import { Client, Connection } from '@temporalio/client';
 import { loadConfig, sandboxedProviders } from '../config';
 import { createDb } from '../db';
-import { createPaymentProviders } from '../workers/providers';
+import { createPaymentProviders } from '../providers';
+import { platformDataConverter } from '../temporal/payload-codec';
 import { createApp } from './app';
+import { answerMalformedHttp } from './problems';
 
 /** The API process: serves HTTP until SIGINT/SIGTERM, then drains and exits. */
 async function main(): Promise<void> {
@@ -11,7 +13,11 @@ async function main(): Promise<void> {
   if (!config.DATABASE_URL) throw new Error('DATABASE_URL is required by the API (npm start sets it)');
   const db = createDb(config.DATABASE_URL, config.DB_POOL_MAX);
   const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
-  const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  const temporal = new Client({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    dataConverter: platformDataConverter(config),
+  });
   const sandboxed = sandboxedProviders(config);
   if (sandboxed.length > 0) console.log(`[api] sandbox providers (no keys configured): ${sandboxed.join(', ')}`);
   // The API re-fetches payments when webhooks arrive, and serves the sandbox's hosted pages.
@@ -22,6 +28,7 @@ async function main(): Promise<void> {
   const server = createApp({ config, db, temporal, payments }).listen(config.PORT, () =>
     console.log(`[api] listening on ${config.PUBLIC_BASE_URL} (Node ${process.version})`),
   );
+  answerMalformedHttp(server);
   const stop = () => {
     server.close(() => {
       void Promise.all([connection.close(), db.destroy()]).then(() => process.exit(0));

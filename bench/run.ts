@@ -272,7 +272,7 @@ async function main(): Promise<void> {
         });
       const buy = async (i: number) => {
         const sub = `bench_${runId}_${label}_${i}`;
-        const token = issueToken(config.AUTH_JWT_SECRET, { sub, role: 'buyer' }, 3600);
+        const token = issueToken(config, { sub, role: 'buyer' }, 3600);
         const started = performance.now();
         let status: number;
         // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the API's JSON, read field by field

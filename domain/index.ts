@@ -13,3 +13,4 @@ export * from './payouts';
 export * from './reconciliation';
 export * from './refunds';
 export * from './scanning';
+export * from './limits';

@@ -190,7 +190,7 @@ async function main(): Promise<void> {
       roll < 0.8 ? 'pm_card_visa' : roll < 0.9 ? 'pm_card_chargeDeclined' : 'pm_card_threeDSecure2Required';
     const outcome: Outcome = { key: `chaos-${i}`, buyer: `chaos_buyer_${seed}_${i}`, method, attempts: 0 };
     outcomes.push(outcome);
-    const token = issueToken(config.AUTH_JWT_SECRET, { sub: outcome.buyer, role: 'buyer' }, 3600);
+    const token = issueToken(config, { sub: outcome.buyer, role: 'buyer' }, 3600);
     const body = JSON.stringify({
       eventId,
       items: [{ ticketTypeId, quantity: 1 + Math.floor(random() * 2) }],

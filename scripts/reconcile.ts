@@ -3,6 +3,7 @@
 // the providers and the ledger disagree, so a scheduler can alert on it.
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
+import { platformDataConverter } from '../temporal/payload-codec';
 import { loadConfig } from '../config';
 import {
   isReconciliationDate,
@@ -23,7 +24,11 @@ async function main(): Promise<void> {
     address: config.TEMPORAL_ADDRESS ?? `127.0.0.1:${config.TEMPORAL_PORT}`,
   });
   try {
-    const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+    const client = new Client({
+      connection,
+      namespace: config.TEMPORAL_NAMESPACE,
+      dataConverter: platformDataConverter(config),
+    });
     const result: ReconciliationResult = await client.workflow.execute('reconciliationWorkflow', {
       workflowId: reconciliationWorkflowId(date),
       taskQueue: PAYOUTS_TASK_QUEUE,

@@ -84,12 +84,8 @@ function banner(
   startedAt: number,
   chain: LocalChain | null,
 ): string {
-  const token = issueToken(config.AUTH_JWT_SECRET, { sub: DEMO.buyerId, role: 'buyer' }, 7 * 24 * 3600);
-  const staff = issueToken(
-    config.AUTH_JWT_SECRET,
-    { sub: 'door_1', role: 'staff', event: DEMO.eventId },
-    7 * 24 * 3600,
-  );
+  const token = issueToken(config, { sub: DEMO.buyerId, role: 'buyer' }, 7 * 24 * 3600);
+  const staff = issueToken(config, { sub: 'door_1', role: 'staff', event: DEMO.eventId }, 7 * 24 * 3600);
   const api = config.PUBLIC_BASE_URL;
   const body = JSON.stringify({
     eventId: DEMO.eventId,

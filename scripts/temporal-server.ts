@@ -23,6 +23,8 @@ export async function startTemporalDevServer(options: {
   port: number;
   uiPort: number;
   namespace: string;
+  /** Where the Web UI sends encrypted payloads to be shown decoded (the browser calls it). */
+  codecEndpoint?: string;
 }): Promise<TemporalDevServer> {
   mkdirSync(dirname(options.dbFile), { recursive: true });
   const out = openSync(options.logFile, 'a');
@@ -54,6 +56,7 @@ export async function startTemporalDevServer(options: {
     '--dynamic-config-value',
     'system.enableEagerWorkflowStart=true',
     ...SEARCH_ATTRIBUTE_FLAGS.flatMap((flag) => ['--search-attribute', flag]),
+    ...(options.codecEndpoint ? ['--ui-codec-endpoint', options.codecEndpoint] : []),
   ];
   const child = spawn(options.cliPath, args, { stdio: ['ignore', out, out] });
   let exited: number | null = null;

@@ -111,7 +111,8 @@ function tokenOf(role: Role): string | undefined {
   const principal = principals[role];
   if (!principal) return undefined;
   // Signed with another secret: right shape, wrong signature.
-  if (role === 'forged') return issueToken('not-the-platform-secret-at-all', principal);
+  if (role === 'forged')
+    return issueToken({ ...platform.config, AUTH_JWT_SECRET: 'not-the-platform-secret-at-all' }, principal);
   return platform.token(principal);
 }
 
@@ -337,13 +338,13 @@ describe('what a refusal gives away', () => {
   });
 
   test('when a token has expired, claims an unknown role, or is a staff token without an event, then 401 on every endpoint, public ones too', async () => {
-    const expired = issueToken(platform.config.AUTH_JWT_SECRET, { sub: buyerId, role: 'buyer' }, -60);
-    const unknownRole = issueToken(platform.config.AUTH_JWT_SECRET, {
+    const expired = issueToken(platform.config, { sub: buyerId, role: 'buyer' }, -60);
+    const unknownRole = issueToken(platform.config, {
       sub: buyerId,
       role: 'superuser' as Principal['role'],
     });
-    const organizerWithoutOrg = issueToken(platform.config.AUTH_JWT_SECRET, { sub: 'o', role: 'organizer' });
-    const staffWithoutEvent = issueToken(platform.config.AUTH_JWT_SECRET, { sub: 'd', role: 'staff' });
+    const organizerWithoutOrg = issueToken(platform.config, { sub: 'o', role: 'organizer' });
+    const staffWithoutEvent = issueToken(platform.config, { sub: 'd', role: 'staff' });
     for (const token of [expired, unknownRole, organizerWithoutOrg, staffWithoutEvent]) {
       for (const path of ['/v1/events', `/v1/checkouts/${paidOrderId}`]) {
         const res = await call(platform, 'GET', path, { token });

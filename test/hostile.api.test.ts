@@ -132,7 +132,7 @@ async function footprint(): Promise<string> {
 }
 
 async function expectNoCheckoutWorkflow(sub: string, key: string): Promise<void> {
-  const handle = platform.env.client.workflow.getHandle(checkoutWorkflowId(deriveOrderId(sub, key)));
+  const handle = platform.client.workflow.getHandle(checkoutWorkflowId(deriveOrderId(sub, key)));
   await expect(handle.describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
 }
 
@@ -693,7 +693,7 @@ describe('bodies that are too big, of the wrong type, malformed or nested to the
 
 describe('after all of the above', () => {
   test('when the checkout workflows are counted, then there is exactly one per accepted checkout', async () => {
-    const count = async () => (await platform.env.client.workflow.count('WorkflowType="checkoutWorkflow"')).count;
+    const count = async () => (await platform.client.workflow.count('WorkflowType="checkoutWorkflow"')).count;
     // Visibility trails the workflows by a moment; wait until it has caught up with what was accepted.
     const deadline = Date.now() + 15_000;
     let seen = await count();

@@ -13,7 +13,7 @@ import type { Payouts } from '../providers/payouts/ports';
 import type { Minter } from '../providers/nft/ports';
 import { configuredTicketSigner } from '../tickets/configured-signer';
 import { generateTicketCode } from '../tickets/signing';
-import type { NotificationProviders, PaymentProviders } from './providers';
+import type { NotificationProviders, PaymentProviders } from '../providers';
 
 /** Everything the checkout task queue's activities need, built from real clients. */
 export function createCheckoutQueueActivities(config: Config, db: Db, providers: PaymentProviders) {
@@ -22,6 +22,7 @@ export function createCheckoutQueueActivities(config: Config, db: Db, providers:
     ...createCheckoutActivities({
       db,
       maxOpenHoldsPerBuyer: config.MAX_OPEN_HOLDS_PER_BUYER,
+      maxTicketsPerBuyerPerEvent: config.MAX_TICKETS_PER_BUYER_PER_EVENT,
       newTicketCode: generateTicketCode,
       newTicketId: () => `tkt_${randomUUID().replace(/-/g, '')}`,
       signTicket: (ticket) =>

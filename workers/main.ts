@@ -1,6 +1,7 @@
 import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
 import { loadConfig, sandboxedProviders } from '../config';
 import { createDb } from '../db';
+import { FAILURE_CONVERTER_PATH, platformDataConverter } from '../temporal/payload-codec';
 import { CHECKOUT_TASK_QUEUE, NFT_TASK_QUEUE, NOTIFICATIONS_TASK_QUEUE, PAYOUTS_TASK_QUEUE } from '../domain';
 import {
   createCheckoutQueueActivities,
@@ -13,7 +14,7 @@ import {
   createConfiguredPayouts,
   createNotificationProviders,
   createPaymentProviders,
-} from './providers';
+} from '../providers';
 
 /**
  * The worker process: polls the checkout, notifications, payouts and (with a chain configured) nft task queues over one
@@ -28,15 +29,20 @@ async function main(): Promise<void> {
     console.log(`[worker] sandbox providers (no keys configured): ${sandboxed.join(', ')}`);
 
   const db = createDb(config.DATABASE_URL, config.DB_POOL_MAX);
-  const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  const connection = await connectWithBackoff(config.TEMPORAL_ADDRESS);
+  const dataConverter = platformDataConverter(config);
   const providers = createPaymentProviders(config, db, {
     webhooks: config.SANDBOX_WEBHOOKS === 'on',
     log: (line) => console.warn(`[worker] ${line}`),
   });
   // One bundle for the three workers: every queue runs workflows from the same code.
-  const workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows') });
+  const workflowBundle = await bundleWorkflowCode({
+    workflowsPath: require.resolve('../workflows'),
+    failureConverterPath: FAILURE_CONVERTER_PATH,
+  });
   const common = {
     connection,
+    dataConverter,
     namespace: config.TEMPORAL_NAMESPACE,
     workflowBundle,
     maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
@@ -84,6 +90,23 @@ async function main(): Promise<void> {
   minter?.close();
   await connection.close();
   await db.destroy();
+}
+
+/**
+ * Temporal may come up after the worker (a restart, a deploy in the wrong order): wait for it, backing off from
+ * half a second to 30 s, instead of exiting and leaving the task queues unpolled.
+ */
+async function connectWithBackoff(address: string): Promise<NativeConnection> {
+  for (let attempt = 1, delayMs = 500; ; attempt++, delayMs = Math.min(delayMs * 2, 30_000)) {
+    try {
+      return await NativeConnection.connect({ address });
+    } catch (err) {
+      console.warn(
+        `[worker] Temporal at ${address} is not reachable (attempt ${attempt}: ${(err as Error).message}); retrying in ${delayMs / 1000} s`,
+      );
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
+  }
 }
 
 main().catch((err) => {

@@ -16,6 +16,7 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import {
   awaitPlacementUpdate,
   cancelCheckoutUpdate,
+  cancellationReason,
   checkoutStatusQuery,
   FailureType,
   isCheckoutFinal,
@@ -63,6 +64,13 @@ const LOCAL_DB_STEPS = 'checkout-local-db-steps-v1';
  * Before it, such a payment was refunded (or, when the cancel raced the payment, recorded canceled: charged, no ticket).
  */
 export const CARD_PAID_AT_EXPIRY = 'checkout-card-paid-at-expiry-v1';
+/**
+ * Patch id: the order the workflow keeps (its query, update and result payloads) holds ids only: no ticket codes
+ * and no client secret, which the API reads from Postgres. Histories before it copied both from activity results.
+ */
+export const IDS_ONLY_ORDER_VIEW = 'checkout-ids-only-order-view-v1';
+/** Patch id: a cancel by support or an admin ends CANCELLED_BY_SUPPORT (before it, every cancel said BUYER). */
+export const CANCEL_REASON_BY_ROLE = 'checkout-cancel-reason-by-role-v1';
 
 /** How a checkout ended, before compensation runs. */
 interface Ending {
@@ -76,6 +84,7 @@ interface Ending {
  * and every failure after money moved voids or refunds the payment. Ends in exactly one final status.
  */
 export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutView> {
+  const idsOnly = patched(IDS_ONLY_ORDER_VIEW);
   const startedAt = new Date(workflowInfo().startTime);
   const expiresAt = new Date(startedAt.getTime() + input.holdTtlMs).toISOString();
   const view: CheckoutView = {
@@ -149,6 +158,8 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutVi
     const type = failureType(err);
     if (type === FailureType.SoldOut) return finish({ status: 'FAILED', reason: OrderReason.SoldOut });
     if (type === FailureType.OpenHoldLimit) return finish({ status: 'FAILED', reason: OrderReason.OpenHoldLimit });
+    if (type === FailureType.BuyerTicketLimit)
+      return finish({ status: 'FAILED', reason: OrderReason.BuyerTicketLimit });
     throw err;
   }
   undo.push((ending) =>
@@ -187,7 +198,7 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutVi
       });
       paymentRef = charge.intentId;
       undo.push(voidOrRefund);
-      view.payment.clientSecret = charge.clientSecret ?? undefined;
+      if (!idsOnly) view.payment.clientSecret = charge.clientSecret ?? undefined;
       if (charge.status === 'succeeded') paid = true;
       else if (charge.status === 'requires_action') {
         view.payment.hostedUrl = charge.actionUrl ?? undefined;
@@ -220,7 +231,7 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutVi
   try {
     const issue = patched(LOCAL_DB_STEPS) ? fulfilmentLocal : fulfilment;
     const issued = await issue.issueTickets({ orderId: input.orderId });
-    view.tickets = issued.tickets;
+    view.tickets = idsOnly ? issued.tickets.map(({ code: _code, ...ticket }) => ticket) : issued.tickets;
   } catch (err) {
     const reason =
       failureType(err) === FailureType.SeatsLost ? OrderReason.SeatsLost : OrderReason.TicketIssuanceFailed;
@@ -263,7 +274,10 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutVi
             };
       }
       if (cancelRequestedBy !== undefined) {
-        return { status: 'CANCELLED', reason: OrderReason.CancelledByBuyer, detail: `by ${cancelRequestedBy}` };
+        const reason = patched(CANCEL_REASON_BY_ROLE)
+          ? cancellationReason(cancelRequestedBy)
+          : OrderReason.CancelledByBuyer;
+        return { status: 'CANCELLED', reason, detail: `by ${cancelRequestedBy}` };
       }
       if (!woke) return { status: 'EXPIRED', reason: OrderReason.HoldExpired };
     }

@@ -53,6 +53,8 @@ const ticketTypeSchema = z
     currency: z.string().regex(CURRENCY_PATTERN, 'must be an upper-case ISO 4217 code'),
     capacity: z.number().int().min(0).max(1_000_000),
     maxPerOrder: z.number().int().min(1).max(50).optional(),
+    /** Anti-scalping: tickets of this type one buyer may hold or own across orders (instead of the event-wide cap). */
+    maxPerBuyer: z.number().int().min(1).max(10_000).optional(),
   })
   .strict();
 
@@ -68,6 +70,7 @@ function ticketTypeView(t: Record<string, number | string>) {
     capacity: t.capacity,
     available: Number(t.capacity) - Number(t.sold) - Number(t.held),
     maxPerOrder: t.max_per_order,
+    ...(t.max_per_buyer ? { maxPerBuyer: t.max_per_buyer } : {}),
   };
 }
 
@@ -206,6 +209,7 @@ export function catalogueRoutes({ db, temporal, config }: { db: Db; temporal: Cl
         currency: body.currency,
         capacity: body.capacity,
         max_per_order: body.maxPerOrder ?? 10,
+        max_per_buyer: body.maxPerBuyer ?? null,
       })
       .returning('*');
     res.status(201).json(ticketTypeView(type));

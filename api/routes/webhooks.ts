@@ -20,7 +20,7 @@ import {
   verifyStripeEvent,
   WebhookSignatureError,
 } from '../../providers/payments/webhook-signatures';
-import type { PaymentProviders } from '../../workers/providers';
+import type { PaymentProviders } from '../../providers';
 import type { latePaymentWorkflow } from '../../workflows/late-payment';
 import { Problem } from '../problems';
 

@@ -20,9 +20,13 @@ import {
   createNotificationProviders,
   createPaymentProviders,
   type PaymentProviders,
-} from '../../workers/providers';
+} from '../../providers';
 import type { CardPayments } from '../../providers/payments/ports';
-import { createTemporalEnv, testDb, Worker } from './env';
+import { createTemporalEnv, testDb, uid, Worker } from './env';
+import { Client } from '@temporalio/client';
+import { answerMalformedHttp } from '../../api/problems';
+import { createRateLimits } from '../../api/rate-limits';
+import { FAILURE_CONVERTER_PATH, platformDataConverter } from '../../temporal/payload-codec';
 
 const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } as never;
 
@@ -32,6 +36,8 @@ export interface TestPlatform {
   config: Config;
   db: Db;
   env: TestWorkflowEnvironment;
+  /** A client over the test server with the platform's data converter (encrypted payloads), as the API has. */
+  client: Client;
   token(principal: Principal): string;
   stop(): Promise<void>;
 }
@@ -51,11 +57,22 @@ export async function startTestPlatform(
 ): Promise<TestPlatform> {
   const env = await createTemporalEnv();
   const db = testDb();
+  const dataConverter = platformDataConverter(loadConfig({ NODE_ENV: 'test', ...overrides }));
+  const client = new Client({ connection: env.connection, namespace: env.namespace ?? 'default', dataConverter });
+  // Each test platform counts its own rate limits, as a separate deployment would; test files share a database.
+  const rateLimits = () => createRateLimits(config, db, { keyPrefix: uid('rl') });
   // The API listens first so the sandbox can deliver its webhooks to it.
   let config = loadConfig({ NODE_ENV: 'test', PORT: '0', HOLD_TTL_SECONDS: '5', ...overrides });
   const server: Server = await new Promise((resolve) => {
-    const app = createApp({ config, db, temporal: env.client, payments: createPaymentProviders(config, db) });
+    const app = createApp({
+      config,
+      db,
+      temporal: client,
+      payments: createPaymentProviders(config, db),
+      rateLimits: rateLimits(),
+    });
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    answerMalformedHttp(s);
   });
   const port = (server.address() as AddressInfo).port;
   config = loadConfig({
@@ -68,11 +85,12 @@ export async function startTestPlatform(
   server.removeAllListeners('request');
   // The API's own providers, as in `npm start`: it re-fetches payments for webhooks and serves the sandbox pages.
   const payments = createPaymentProviders(config, db);
-  server.on('request', createApp({ config, db, temporal: env.client, payments }));
+  server.on('request', createApp({ config, db, temporal: client, payments, rateLimits: rateLimits() }));
 
   // One bundle for every queue's worker, as workers/main.ts does.
   const workflowBundle = await bundleWorkflowCode({
     workflowsPath: require.resolve('../../workflows'),
+    failureConverterPath: FAILURE_CONVERTER_PATH,
     logger: quiet,
   });
   const worker = await Worker.create({
@@ -80,6 +98,7 @@ export async function startTestPlatform(
     namespace: env.namespace ?? 'default',
     taskQueue: CHECKOUT_TASK_QUEUE,
     workflowBundle,
+    dataConverter,
     activities: createCheckoutQueueActivities(config, db, workerPayments(createPaymentProviders(config, db))),
   });
   // Fulfilment as in `npm start`: notifications through the outbox sandboxes, and NFT mints when the overrides
@@ -91,6 +110,7 @@ export async function startTestPlatform(
       namespace: env.namespace ?? 'default',
       taskQueue: NOTIFICATIONS_TASK_QUEUE,
       workflowBundle,
+      dataConverter,
       activities: createNotificationQueueActivities(config, db, createNotificationProviders(config, db)),
     }),
     await Worker.create({
@@ -98,6 +118,7 @@ export async function startTestPlatform(
       namespace: env.namespace ?? 'default',
       taskQueue: PAYOUTS_TASK_QUEUE,
       workflowBundle,
+      dataConverter,
       activities: createPayoutQueueActivities(
         config,
         db,
@@ -112,6 +133,7 @@ export async function startTestPlatform(
             namespace: env.namespace ?? 'default',
             taskQueue: NFT_TASK_QUEUE,
             workflowBundle,
+            dataConverter,
             activities: createNftQueueActivities(config, db, minter),
           }),
         ]
@@ -127,7 +149,8 @@ export async function startTestPlatform(
     config,
     db,
     env,
-    token: (principal) => issueToken(config.AUTH_JWT_SECRET, principal),
+    client,
+    token: (principal) => issueToken(config, principal),
     stop: async () => {
       worker.shutdown();
       for (const w of fulfilmentWorkers) w.shutdown();
