@@ -133,7 +133,7 @@ export async function recordAdmissions(
       ? await trx('tickets')
           .whereIn('id', ticketIds)
           .orderBy('id')
-          .forUpdate()
+          .forNoKeyUpdate()
           .select('id', 'ticket_type_id', 'status', 'voided_at')
       : [];
   const ticketById = new Map(tickets.map((t) => [t.id, t]));
