@@ -2,6 +2,7 @@ import { Client, Connection } from '@temporalio/client';
 import { loadConfig, sandboxedProviders } from '../config';
 import { createDb } from '../db';
 import { createPaymentProviders } from '../workers/providers';
+import { temporalConnectionOptions } from '../workers/temporal-connection';
 import { createApp } from './app';
 
 /** The API process: serves HTTP until SIGINT/SIGTERM, then drains and exits. */
@@ -10,7 +11,7 @@ async function main(): Promise<void> {
   if (!config.TEMPORAL_ADDRESS) throw new Error('TEMPORAL_ADDRESS is required by the API (npm start sets it)');
   if (!config.DATABASE_URL) throw new Error('DATABASE_URL is required by the API (npm start sets it)');
   const db = createDb(config.DATABASE_URL, config.DB_POOL_MAX);
-  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+  const connection = await Connection.connect(temporalConnectionOptions(config));
   const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   const sandboxed = sandboxedProviders(config);
   if (sandboxed.length > 0) console.log(`[api] sandbox providers (no keys configured): ${sandboxed.join(', ')}`);

@@ -22,9 +22,29 @@ const schema = z.object({
   DB_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
   TEMPORAL_ADDRESS: optionalString,
   TEMPORAL_NAMESPACE: z.string().default('default'),
+  /** What npm start runs when TEMPORAL_ADDRESS is empty: the CLI dev server, or a cluster on Postgres. */
+  TEMPORAL_MODE: z.enum(['dev', 'cluster']).default('dev'),
   TEMPORAL_CLI_PATH: optionalString,
+  TEMPORAL_SERVER_PATH: optionalString,
+  TEMPORAL_SQL_TOOL_PATH: optionalString,
+  TEMPORAL_UI_SERVER_PATH: optionalString,
+  /** The Postgres server the cluster keeps its two databases on; empty: the embedded one. */
+  TEMPORAL_DB_URL: optionalString,
   TEMPORAL_PORT: port(7233),
   TEMPORAL_UI_PORT: port(8233),
+  /** mTLS to a remote cluster or Temporal Cloud: PEM text or a file path each. */
+  TEMPORAL_TLS_CERT: optionalString,
+  TEMPORAL_TLS_KEY: optionalString,
+  TEMPORAL_TLS_CA: optionalString,
+  TEMPORAL_TLS_SERVER_NAME: optionalString,
+  TEMPORAL_API_KEY: optionalString,
+  /** `on`: workers poll as a version of a Worker Deployment (README, "Worker versioning"). */
+  TEMPORAL_WORKER_VERSIONING: z.enum(['off', 'on']).default('off'),
+  TEMPORAL_DEPLOYMENT_NAME: z.string().default('bilten'),
+  /** The build id workers report; empty: the package version. */
+  TEMPORAL_BUILD_ID: optionalString,
+  /** The task queues this worker process polls (comma separated); empty: all of them. */
+  WORKER_TASK_QUEUES: optionalString,
   AUTH_JWT_SECRET: z.string().min(16, 'AUTH_JWT_SECRET must be at least 16 characters').default(DEV_JWT_SECRET),
   HOLD_TTL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(900),
   MAX_OPEN_HOLDS_PER_BUYER: z.coerce.number().int().min(1).max(100).default(3),
@@ -77,6 +97,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (value.STRIPE_SECRET_KEY && !env.STRIPE_WEBHOOK_SECRET) {
     throw new ConfigError(
       'Invalid configuration:\n  STRIPE_WEBHOOK_SECRET: required when STRIPE_SECRET_KEY is set',
+    );
+  }
+  if (Boolean(value.TEMPORAL_TLS_CERT) !== Boolean(value.TEMPORAL_TLS_KEY)) {
+    throw new ConfigError(
+      'Invalid configuration:\n  TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY: an mTLS client needs both the certificate and its key',
     );
   }
   if (value.COINBASE_API_KEY && !env.COINBASE_WEBHOOK_SECRET) {

@@ -8,10 +8,14 @@ import {
   createNotificationQueueActivities,
 } from './activities';
 import { createConfiguredMinter, createNotificationProviders, createPaymentProviders } from './providers';
+import { temporalConnectionOptions, workerBuildId } from './temporal-connection';
+
+const TASK_QUEUES = [CHECKOUT_TASK_QUEUE, NOTIFICATIONS_TASK_QUEUE, NFT_TASK_QUEUE];
 
 /**
  * The worker process: polls the checkout, notifications and (with a chain configured) nft task queues over one
- * connection, running their workflows and activities until told to stop.
+ * connection, running their workflows and activities until told to stop. WORKER_TASK_QUEUES narrows it to some
+ * of them, so that each queue can have its own processes and be scaled on its own.
  */
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -22,7 +26,11 @@ async function main(): Promise<void> {
     console.log(`[worker] sandbox providers (no keys configured): ${sandboxed.join(', ')}`);
 
   const db = createDb(config.DATABASE_URL, config.DB_POOL_MAX);
-  const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  const queues = config.WORKER_TASK_QUEUES?.split(',').map((q) => q.trim()) ?? TASK_QUEUES;
+  const unknown = queues.filter((q) => !TASK_QUEUES.includes(q));
+  if (unknown.length > 0)
+    throw new Error(`WORKER_TASK_QUEUES names unknown task queues: ${unknown.join(', ')} (known: ${TASK_QUEUES})`);
+  const connection = await NativeConnection.connect(temporalConnectionOptions(config));
   const providers = createPaymentProviders(config, db, {
     webhooks: config.SANDBOX_WEBHOOKS === 'on',
     log: (line) => console.warn(`[worker] ${line}`),
@@ -34,20 +42,38 @@ async function main(): Promise<void> {
     namespace: config.TEMPORAL_NAMESPACE,
     workflowBundle,
     maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
+    // Versioned workers only get tasks once their version is made current (README, "Worker versioning").
+    // AUTO_UPGRADE: running workflows move to the new version, which our patched() discipline makes safe.
+    ...(config.TEMPORAL_WORKER_VERSIONING === 'on'
+      ? {
+          workerDeploymentOptions: {
+            useWorkerVersioning: true,
+            version: { deploymentName: config.TEMPORAL_DEPLOYMENT_NAME, buildId: workerBuildId(config) },
+            defaultVersioningBehavior: 'AUTO_UPGRADE',
+          } as const,
+        }
+      : {}),
   };
-  const workers = [
-    await Worker.create({
-      ...common,
-      taskQueue: CHECKOUT_TASK_QUEUE,
-      activities: createCheckoutQueueActivities(config, db, providers),
-    }),
-    await Worker.create({
-      ...common,
-      taskQueue: NOTIFICATIONS_TASK_QUEUE,
-      activities: createNotificationQueueActivities(config, db, createNotificationProviders(config, db)),
-    }),
-  ];
-  const minter = createConfiguredMinter(config);
+  const workers: Worker[] = [];
+  if (queues.includes(CHECKOUT_TASK_QUEUE)) {
+    workers.push(
+      await Worker.create({
+        ...common,
+        taskQueue: CHECKOUT_TASK_QUEUE,
+        activities: createCheckoutQueueActivities(config, db, providers),
+      }),
+    );
+  }
+  if (queues.includes(NOTIFICATIONS_TASK_QUEUE)) {
+    workers.push(
+      await Worker.create({
+        ...common,
+        taskQueue: NOTIFICATIONS_TASK_QUEUE,
+        activities: createNotificationQueueActivities(config, db, createNotificationProviders(config, db)),
+      }),
+    );
+  }
+  const minter = queues.includes(NFT_TASK_QUEUE) ? createConfiguredMinter(config) : undefined;
   if (minter) {
     workers.push(
       await Worker.create({
@@ -59,7 +85,7 @@ async function main(): Promise<void> {
     console.log(
       `[worker] NFT tickets on ${new URL(config.CHAIN_RPC_URL!).origin}, contract ${minter.contractAddress}`,
     );
-  } else {
+  } else if (queues.includes(NFT_TASK_QUEUE)) {
     console.warn(
       `[worker] NFT minting is off (CHAIN_RPC_URL, CHAIN_PRIVATE_KEY and NFT_CONTRACT_ADDRESS are not all set): ` +
         `mints wait on task queue "${NFT_TASK_QUEUE}" and tickets stay PENDING until a worker with a chain polls it`,
