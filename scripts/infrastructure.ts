@@ -5,6 +5,15 @@ import { createDb, migrateLatest } from '../db';
 import { startPostgres } from './postgres';
 import { findOrInstallTemporalCli } from './temporal-cli';
 import { ensureSearchAttributes, startTemporalDevServer, type TemporalDevServer } from './temporal-server';
+import {
+  clusterDatabaseFrom,
+  clusterPorts,
+  findClusterBinaries,
+  prepareClusterDatabases,
+  startTemporalCluster,
+  type TemporalCluster,
+} from './temporal-cluster';
+import { temporalConnectionOptions } from '../workers/temporal-connection';
 
 /** The services the platform runs on, whether we started them or were pointed at them. */
 export interface Infrastructure {
@@ -15,8 +24,9 @@ export interface Infrastructure {
 }
 
 /**
- * Brings up Postgres (DATABASE_URL, or embedded) and Temporal (TEMPORAL_ADDRESS, or the CLI dev server
- * with a SQLite file), then migrates the schema. Everything local lives under DATA_DIR.
+ * Brings up Postgres (DATABASE_URL, or embedded) and Temporal (TEMPORAL_ADDRESS, or as TEMPORAL_MODE says: the
+ * CLI dev server with a SQLite file, or a cluster on Postgres), then migrates the schema. Everything local
+ * lives under DATA_DIR.
  */
 export async function startInfrastructure(config: Config, log: (line: string) => void): Promise<Infrastructure> {
   const dataDir = resolve(config.DATA_DIR);
@@ -38,12 +48,24 @@ export async function startInfrastructure(config: Config, log: (line: string) =>
 
   if (config.TEMPORAL_ADDRESS) {
     log(`Temporal: using ${config.TEMPORAL_ADDRESS} (TEMPORAL_ADDRESS is set; nothing started)`);
-    await ensureSearchAttributes(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE, log);
+    await ensureSearchAttributes(temporalConnectionOptions(config), config.TEMPORAL_NAMESPACE, log);
     return {
       databaseUrl: postgres.url,
       temporalAddress: config.TEMPORAL_ADDRESS,
       temporalUiUrl: null,
       stop: () => postgres.stop(),
+    };
+  }
+  if (config.TEMPORAL_MODE === 'cluster') {
+    const cluster = await startConfiguredCluster(config, postgres.url, dataDir, log);
+    return {
+      databaseUrl: postgres.url,
+      temporalAddress: cluster.address,
+      temporalUiUrl: cluster.uiUrl,
+      stop: async () => {
+        await cluster.stop();
+        await postgres.stop();
+      },
     };
   }
   const cliPath = await findOrInstallTemporalCli(log);
@@ -73,5 +95,31 @@ export function startConfiguredDevServer(
     port: config.TEMPORAL_PORT,
     uiPort: config.TEMPORAL_UI_PORT,
     namespace: config.TEMPORAL_NAMESPACE,
+  });
+}
+
+/**
+ * The Temporal cluster as the configuration describes it: its databases on TEMPORAL_DB_URL or beside the app's
+ * in `appDatabaseUrl`'s server, frontend on TEMPORAL_PORT (the other services on the next ports), the UI on
+ * TEMPORAL_UI_PORT, logs under `dataDir`.
+ */
+export async function startConfiguredCluster(
+  config: Config,
+  appDatabaseUrl: string,
+  dataDir: string,
+  log: (line: string) => void,
+): Promise<TemporalCluster> {
+  const binaries = await findClusterBinaries(config, log);
+  const serverUrl = new URL(appDatabaseUrl);
+  serverUrl.pathname = '/temporal';
+  const db = clusterDatabaseFrom(config.TEMPORAL_DB_URL ?? serverUrl.toString());
+  await prepareClusterDatabases(binaries.sqlTool, db, log);
+  return startTemporalCluster({
+    binaries,
+    db,
+    ports: clusterPorts(config.TEMPORAL_PORT, config.TEMPORAL_UI_PORT),
+    namespace: config.TEMPORAL_NAMESPACE,
+    logDir: dataDir,
+    log,
   });
 }

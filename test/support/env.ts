@@ -3,6 +3,9 @@ import { DefaultLogger, Runtime, Worker, type WorkerOptions } from '@temporalio/
 import { randomUUID } from 'node:crypto';
 import { createDb, type Db } from '../../db';
 import { SearchAttributes } from '../../domain';
+import { Connection } from '@temporalio/client';
+import { ensureNamespace } from '../../scripts/temporal-cluster';
+import { ensureSearchAttributes } from '../../scripts/temporal-server';
 
 /** Tests run inside `npm test`, which provides these; a direct `npx jest` says what is missing. */
 export function requiredEnv(name: 'TEMPORAL_CLI_PATH' | 'TEST_DATABASE_URL' | 'STRIPE_MOCK_PATH'): string {
@@ -28,9 +31,28 @@ function installQuietRuntime(): void {
   });
 }
 
-/** A real Temporal dev server for one test file, with the platform's search attributes registered. */
-export function createTemporalEnv(): Promise<TestWorkflowEnvironment> {
+/**
+ * A real Temporal for one test file, with the platform's search attributes registered: its own dev server, or,
+ * with TEST_TEMPORAL_ADDRESS set (`npm run test:cluster` sets it), a namespace of its own on that running
+ * cluster. A namespace per file keeps files apart as separate dev servers do: every file's workers poll the
+ * same task queue names (`checkout`, ...) and would otherwise take each other's tasks.
+ */
+export async function createTemporalEnv(): Promise<TestWorkflowEnvironment> {
   installQuietRuntime();
+  const address = process.env.TEST_TEMPORAL_ADDRESS;
+  if (address) {
+    const namespace = uid('test').replace(/_/g, '-');
+    const connection = await Connection.connect({ address });
+    try {
+      await ensureNamespace(connection, namespace, () => {});
+    } finally {
+      await connection.close();
+    }
+    await ensureSearchAttributes(address, namespace, (line) => {
+      if (!line.includes('registered')) throw new Error(line);
+    });
+    return TestWorkflowEnvironment.createFromExistingServer({ address, namespace });
+  }
   return TestWorkflowEnvironment.createLocal({
     server: {
       executable: { type: 'existing-path', path: requiredEnv('TEMPORAL_CLI_PATH') },
