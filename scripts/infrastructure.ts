@@ -20,6 +20,8 @@ export interface Infrastructure {
   databaseUrl: string;
   temporalAddress: string;
   temporalUiUrl: string | null;
+  /** In cluster mode: the pid of each Temporal service process, for the benchmark's CPU split. */
+  temporalServices?: Record<string, () => number | undefined>;
   stop(): Promise<void>;
 }
 
@@ -62,6 +64,9 @@ export async function startInfrastructure(config: Config, log: (line: string) =>
       databaseUrl: postgres.url,
       temporalAddress: cluster.address,
       temporalUiUrl: cluster.uiUrl,
+      temporalServices: Object.fromEntries(
+        Object.entries(cluster.services).map(([name, service]) => [name, () => service.pid()]),
+      ),
       stop: async () => {
         await cluster.stop();
         await postgres.stop();
@@ -108,8 +113,9 @@ export async function startConfiguredCluster(
   appDatabaseUrl: string,
   dataDir: string,
   log: (line: string) => void,
+  options: { ui: boolean } = { ui: true },
 ): Promise<TemporalCluster> {
-  const binaries = await findClusterBinaries(config, log);
+  const binaries = await findClusterBinaries(config, log, options);
   const serverUrl = new URL(appDatabaseUrl);
   serverUrl.pathname = '/temporal';
   const db = clusterDatabaseFrom(config.TEMPORAL_DB_URL ?? serverUrl.toString());

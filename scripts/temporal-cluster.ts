@@ -82,19 +82,21 @@ export interface ClusterBinaries {
   uiServer?: string;
 }
 
-/** Finds or builds temporal-sql-tool, temporal-server and (best effort) temporal-ui-server. */
+/** Finds or builds temporal-sql-tool, temporal-server and, with `ui`, (best effort) temporal-ui-server. */
 export async function findClusterBinaries(
   settings: { TEMPORAL_SERVER_PATH?: string; TEMPORAL_SQL_TOOL_PATH?: string; TEMPORAL_UI_SERVER_PATH?: string },
   log: (line: string) => void,
+  options: { ui: boolean } = { ui: true },
 ): Promise<ClusterBinaries> {
   const sqlTool = await findOrBuild(TEMPORAL_SQL_TOOL, settings.TEMPORAL_SQL_TOOL_PATH, log);
   const server = await findOrBuild(TEMPORAL_SERVER, settings.TEMPORAL_SERVER_PATH, log);
   let uiServer: string | undefined;
-  try {
-    uiServer = await findOrBuild(TEMPORAL_UI_SERVER, settings.TEMPORAL_UI_SERVER_PATH, log);
-  } catch (err) {
-    log(`Temporal UI server unavailable, the cluster runs without a Web UI: ${(err as Error).message}`);
-  }
+  if (options.ui)
+    try {
+      uiServer = await findOrBuild(TEMPORAL_UI_SERVER, settings.TEMPORAL_UI_SERVER_PATH, log);
+    } catch (err) {
+      log(`Temporal UI server unavailable, the cluster runs without a Web UI: ${(err as Error).message}`);
+    }
   return { server, sqlTool, uiServer };
 }
 
