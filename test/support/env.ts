@@ -3,7 +3,8 @@ import { DefaultLogger, Runtime, Worker, type WorkerOptions } from '@temporalio/
 import { randomUUID } from 'node:crypto';
 import { createDb, type Db } from '../../db';
 import { SearchAttributes } from '../../domain';
-import { Connection } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
+import { SearchAttributeType, type SearchAttributePair } from '@temporalio/common';
 import { ensureNamespace } from '../../scripts/temporal-cluster';
 import { ensureSearchAttributes } from '../../scripts/temporal-server';
 
@@ -51,6 +52,7 @@ export async function createTemporalEnv(): Promise<TestWorkflowEnvironment> {
     await ensureSearchAttributes(address, namespace, (line) => {
       if (!line.includes('registered')) throw new Error(line);
     });
+    await untilSearchAttributesAccepted(address, namespace);
     return TestWorkflowEnvironment.createFromExistingServer({ address, namespace });
   }
   return TestWorkflowEnvironment.createLocal({
@@ -59,6 +61,36 @@ export async function createTemporalEnv(): Promise<TestWorkflowEnvironment> {
       searchAttributes: Object.values(SearchAttributes),
     },
   });
+}
+
+/**
+ * A new namespace's search attributes reach every service's namespace cache within its refresh interval (2 s);
+ * until then a start that sets them is refused. Waits until one is accepted, so no test sees that window.
+ */
+async function untilSearchAttributesAccepted(address: string, namespace: string): Promise<void> {
+  const connection = await Connection.connect({ address });
+  const client = new Client({ connection, namespace });
+  const deadline = Date.now() + 30_000;
+  try {
+    for (;;) {
+      try {
+        const probe = await client.workflow.start('searchAttributeProbe', {
+          taskQueue: 'search-attribute-probe',
+          workflowId: uid('search-attribute-probe'),
+          typedSearchAttributes: Object.values(SearchAttributes).map((key) =>
+            key.type === SearchAttributeType.INT ? { key, value: 0 } : { key, value: 'probe' },
+          ) as SearchAttributePair[],
+        });
+        await probe.terminate('probe only');
+        return;
+      } catch (err) {
+        if (Date.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+  } finally {
+    await connection.close();
+  }
 }
 
 /** A pool on the run's test database. */
