@@ -15,7 +15,9 @@ export interface TemporalConnectionOptions {
 
 /** A PEM setting holds either the PEM text itself (secrets managers inject that) or a path to the file. */
 const pem = (value: string): Buffer =>
-  Buffer.from(value.includes('-----BEGIN') ? value.replace(/\\n/g, '\n') : readFileSync(value, 'utf8'));
+  Buffer.from(
+    value.includes('-----BEGIN') ? `${value.replace(/\\n/g, '\n').trimEnd()}\n` : readFileSync(value, 'utf8'),
+  );
 
 /**
  * The connection options for `address` (the configured TEMPORAL_ADDRESS unless given): TLS whenever a client
