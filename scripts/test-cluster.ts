@@ -9,8 +9,8 @@ import { ensureStripeMock } from './stripe-mock';
 import { findExecutable } from './temporal-cli';
 import { findOrBuild, TEMPORAL_SERVER, TEMPORAL_SQL_TOOL } from './temporal-binaries';
 import {
-  CLUSTER_SERVICES,
   clusterDatabaseFrom,
+  clusterPorts,
   prepareClusterDatabases,
   startTemporalCluster,
   type ClusterPorts,
@@ -73,18 +73,7 @@ async function main(): Promise<void> {
     temporalUrl.pathname = '/temporal';
     const temporalDb = clusterDatabaseFrom(temporalUrl.toString());
     await prepareClusterDatabases(binaries.sqlTool, temporalDb, log);
-    const port = async () =>
-      Object.fromEntries(await Promise.all(CLUSTER_SERVICES.map(async (s) => [s, await freePort()]))) as Record<
-        (typeof CLUSTER_SERVICES)[number],
-        number
-      >;
-    const ports: ClusterPorts = {
-      grpc: await port(),
-      membership: await port(),
-      metrics: await port(),
-      frontendHttp: await freePort(),
-      ui: 0,
-    };
+    const ports = await freeClusterPorts();
     const cluster = await startTemporalCluster({
       binaries,
       db: temporalDb,
@@ -125,6 +114,30 @@ async function main(): Promise<void> {
     throw err;
   }
 }
+
+/**
+ * Cluster ports nobody listens on right now, all below 32768: Temporal keeps membership ports in a Postgres
+ * smallint (cluster_membership.rpc_port), so the kernel's ephemeral ports (32768 and up) make every service fail
+ * with 'value out of range for type smallint'. The layout is start:cluster's, from a random frontend port.
+ */
+async function freeClusterPorts(): Promise<ClusterPorts> {
+  for (;;) {
+    const ports = clusterPorts(20_000 + Math.floor(Math.random() * 12_000), 0);
+    const all = [
+      ...Object.values(ports.grpc),
+      ...Object.values(ports.membership),
+      ...Object.values(ports.metrics),
+    ];
+    if ((await Promise.all([...all, ports.frontendHttp].map(isFree))).every(Boolean)) return ports;
+  }
+}
+
+const isFree = (port: number) =>
+  new Promise<boolean>((done) => {
+    const server = createServer();
+    server.once('error', () => done(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => done(true)));
+  });
 
 /** A TCP port nobody listens on right now. */
 function freePort(): Promise<number> {
