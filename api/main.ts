@@ -3,6 +3,7 @@ import { loadConfig, sandboxedProviders } from '../config';
 import { createDb } from '../db';
 import { createPaymentProviders } from '../providers';
 import { platformDataConverter } from '../temporal/payload-codec';
+import { temporalConnectionOptions } from '../workers/temporal-connection';
 import { createApp } from './app';
 import { answerMalformedHttp } from './problems';
 
@@ -12,7 +13,7 @@ async function main(): Promise<void> {
   if (!config.TEMPORAL_ADDRESS) throw new Error('TEMPORAL_ADDRESS is required by the API (npm start sets it)');
   if (!config.DATABASE_URL) throw new Error('DATABASE_URL is required by the API (npm start sets it)');
   const db = createDb(config.DATABASE_URL, config.DB_POOL_MAX);
-  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+  const connection = await Connection.connect(temporalConnectionOptions(config));
   const temporal = new Client({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,

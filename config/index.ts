@@ -27,9 +27,29 @@ const schema = z.object({
   DB_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
   TEMPORAL_ADDRESS: optionalString,
   TEMPORAL_NAMESPACE: z.string().default('default'),
+  /** What npm start runs when TEMPORAL_ADDRESS is empty: the CLI dev server, or a cluster on Postgres. */
+  TEMPORAL_MODE: z.enum(['dev', 'cluster']).default('dev'),
   TEMPORAL_CLI_PATH: optionalString,
+  TEMPORAL_SERVER_PATH: optionalString,
+  TEMPORAL_SQL_TOOL_PATH: optionalString,
+  TEMPORAL_UI_SERVER_PATH: optionalString,
+  /** The Postgres server the cluster keeps its two databases on; empty: the embedded one. */
+  TEMPORAL_DB_URL: optionalString,
   TEMPORAL_PORT: port(7233),
   TEMPORAL_UI_PORT: port(8233),
+  /** mTLS to a remote cluster or Temporal Cloud: PEM text or a file path each. */
+  TEMPORAL_TLS_CERT: optionalString,
+  TEMPORAL_TLS_KEY: optionalString,
+  TEMPORAL_TLS_CA: optionalString,
+  TEMPORAL_TLS_SERVER_NAME: optionalString,
+  TEMPORAL_API_KEY: optionalString,
+  /** `on`: workers poll as a version of a Worker Deployment (README, "Worker versioning"). */
+  TEMPORAL_WORKER_VERSIONING: z.enum(['off', 'on']).default('off'),
+  TEMPORAL_DEPLOYMENT_NAME: z.string().default('bilten'),
+  /** The build id workers report; empty: the package version. */
+  TEMPORAL_BUILD_ID: optionalString,
+  /** The task queues this worker process polls (comma separated); empty: all of them. */
+  WORKER_TASK_QUEUES: optionalString,
   AUTH_JWT_SECRET: z.string().min(16, 'AUTH_JWT_SECRET must be at least 16 characters').default(DEV_JWT_SECRET),
   AUTH_JWT_ISSUER: z.string().min(1).default('bilten'),
   AUTH_JWT_AUDIENCE: z.string().min(1).default('bilten-api'),
@@ -128,6 +148,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   } catch (err) {
     problems.push(`PAYLOAD_ENCRYPTION_KEYS: ${(err as Error).message}`);
   }
+  if (Boolean(value.TEMPORAL_TLS_CERT) !== Boolean(value.TEMPORAL_TLS_KEY))
+    problems.push('TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY: an mTLS client needs both the certificate and its key');
   if (value.NODE_ENV === 'production') problems.push(...productionProblems(value));
   if (problems.length > 0)
     throw new ConfigError(`Invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);

@@ -9,6 +9,7 @@ import { Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { CHECKOUT_TASK_QUEUE } from '../domain';
 import { startLocalChain, type LocalChain } from './local-chain';
+import { temporalConnectionOptions, type TemporalConnectionOptions } from '../workers/temporal-connection';
 
 const log = (line: string) => console.log(`[start] ${line}`);
 
@@ -43,8 +44,12 @@ function supervise(name: string, script: string, env: NodeJS.ProcessEnv) {
 }
 
 /** Ready means a buyer's checkout would run now: a worker polls the checkout task queue. */
-async function waitForWorker(address: string, namespace: string, timeoutMs: number): Promise<void> {
-  const connection = await Connection.connect({ address });
+async function waitForWorker(
+  target: TemporalConnectionOptions,
+  namespace: string,
+  timeoutMs: number,
+): Promise<void> {
+  const connection = await Connection.connect(target);
   try {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
@@ -104,7 +109,8 @@ function banner(
     '',
     `Bilten is ready (${((Date.now() - startedAt) / 1000).toFixed(1)}s)`,
     `  API           ${api}`,
-    `  Temporal UI   ${temporalUiUrl ?? '(external cluster: see its own UI)'}`,
+    `  Temporal UI   ${temporalUiUrl ?? (config.TEMPORAL_ADDRESS ? '(external cluster: see its own UI)' : '(no UI server: see the log above)')}`,
+    `  Temporal      ${config.TEMPORAL_ADDRESS ? config.TEMPORAL_ADDRESS : config.TEMPORAL_MODE === 'cluster' ? 'cluster on Postgres: frontend, history, matching, worker' : 'CLI dev server (SQLite)'}`,
     `  Sandboxed     ${sandboxed.length ? sandboxed.join(', ') : 'none: real providers'}`,
     `  Organizer     ${DEMO.organizerId}`,
     `  Event         ${DEMO.eventId}`,
@@ -184,7 +190,11 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void shutdown());
 
   await waitUntilReady(`http://127.0.0.1:${config.PORT}/readyz`, 120_000);
-  await waitForWorker(infra.temporalAddress, config.TEMPORAL_NAMESPACE, 120_000);
+  await waitForWorker(
+    temporalConnectionOptions(config, infra.temporalAddress),
+    config.TEMPORAL_NAMESPACE,
+    120_000,
+  );
   console.log(banner(config, infra.temporalUiUrl, startedAt, chain));
 }
 

@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTE_FLAGS, SearchAttributes } from '../domain';
 import { temporal } from '@temporalio/proto';
+import type { TemporalConnectionOptions } from '../workers/temporal-connection';
 
 /** A running Temporal dev server started by us. */
 export interface TemporalDevServer {
@@ -95,11 +96,11 @@ export async function startTemporalDevServer(options: {
  * Some hosted clusters refuse the operator API; then support staff must add them once by hand, as said.
  */
 export async function ensureSearchAttributes(
-  address: string,
+  target: string | TemporalConnectionOptions,
   namespace: string,
   log: (line: string) => void,
 ): Promise<void> {
-  const connection = await Connection.connect({ address });
+  const connection = await Connection.connect(typeof target === 'string' ? { address: target } : target);
   try {
     const existing = await connection.operatorService.listSearchAttributes({ namespace });
     const known = new Set(Object.keys(existing.customAttributes ?? {}));
