@@ -59,9 +59,9 @@ test('when a 3-D Secure payment succeeds while its hold expires, then the order 
   const orderId = placed.body.orderId as string;
   racingOrders.add(orderId);
 
-  const checkout = platform.env.client.workflow.getHandle(checkoutWorkflowId(orderId));
+  const checkout = platform.client.workflow.getHandle(checkoutWorkflowId(orderId));
   await checkout.result();
-  const late = platform.env.client.workflow.getHandle(latePaymentWorkflowId(orderId));
+  const late = platform.client.workflow.getHandle(latePaymentWorkflowId(orderId));
   for (let i = 0; i < 100; i++) {
     if (
       await late.describe().then(
@@ -82,7 +82,7 @@ test('when a 3-D Secure payment succeeds while its hold expires, then the order 
     held: 0,
   });
   // The same fulfilment as a normal PAID order: the confirmation went out.
-  const confirmation = platform.env.client.workflow.getHandle(
+  const confirmation = platform.client.workflow.getHandle(
     messageWorkflowId(MessageKind.OrderConfirmed, orderId),
   );
   expect(await confirmation.result()).toMatchObject({ EMAIL: 'SENT' });
@@ -123,7 +123,7 @@ test('when a card payment_intent.succeeded webhook arrives for an order that alr
     headers: { 'Idempotency-Key': uid('key') },
   });
   const orderId = placed.body.orderId as string;
-  await platform.env.client.workflow.getHandle(checkoutWorkflowId(orderId)).result();
+  await platform.client.workflow.getHandle(checkoutWorkflowId(orderId)).result();
   expect(await platform.db('orders').where({ id: orderId }).first('status')).toEqual({ status: 'EXPIRED' });
   const intent = await platform.db('payments').where({ order_id: orderId }).first('provider_ref');
   // The path where Stripe's success reached nobody before the checkout closed; the race above is the real one.
@@ -140,7 +140,7 @@ test('when a card payment_intent.succeeded webhook arrives for an order that alr
   };
   const res = await call(platform, 'POST', '/webhooks/stripe', { body, headers });
   expect(res.body.outcome).toBe('late payment: succeeded');
-  const late = platform.env.client.workflow.getHandle(latePaymentWorkflowId(orderId));
+  const late = platform.client.workflow.getHandle(latePaymentWorkflowId(orderId));
   expect(await late.result()).toMatchObject({ outcome: 'tickets_issued' });
   expect(await platform.db('orders').where({ id: orderId }).first('status', 'status_reason')).toEqual({
     status: 'PAID',

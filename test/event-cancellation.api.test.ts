@@ -97,7 +97,7 @@ test(`when an event with ${ORDERS} paid orders is cancelled while refunds fail n
   ).toBe(202);
 
   // Watch the progress through the query (it follows the workflow across continue-as-new) until it is done.
-  const handle = platform.env.client.workflow.getHandle(eventCancellationWorkflowId(catalogue.eventId));
+  const handle = platform.client.workflow.getHandle(eventCancellationWorkflowId(catalogue.eventId));
   const samples: CancellationProgress[] = [];
   let last: CancellationProgress | undefined;
   for (let i = 0; i < 5000; i++) {

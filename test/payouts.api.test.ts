@@ -25,7 +25,7 @@ const askPayout = (c: PayoutCatalogue, key = uid('key'), token = organizer(c)) =
     headers: { 'Idempotency-Key': key },
   });
 const result = (c: PayoutCatalogue, payoutId: string): Promise<PayoutResult> =>
-  platform.env.client.workflow.getHandle(payoutWorkflowId(c.organizerId, payoutId)).result();
+  platform.client.workflow.getHandle(payoutWorkflowId(c.organizerId, payoutId)).result();
 const transfers = (payoutId: string) => platform.db('sandbox_transfers').where({ transfer_group: payoutId });
 
 // 2 tickets at 25.00: gross 5000, fee 5% + 30 = 280, net 4720.
@@ -67,7 +67,7 @@ describe('payouts', () => {
     expect(after.body).toMatchObject({ availableMinor: 0, pendingMinor: 0 });
 
     // The organizer hears about it through the message workflow; its email comes from the database.
-    await platform.env.client.workflow.getHandle(`notify-payout-paid-${payoutId}`).result();
+    await platform.client.workflow.getHandle(`notify-payout-paid-${payoutId}`).result();
     const notice = await platform
       .db('notifications')
       .where({ id: `payout-paid:${payoutId}:email` })
@@ -75,7 +75,7 @@ describe('payouts', () => {
     expect(notice).toMatchObject({ recipient: `${c.organizerId}@example.com`, status: 'SENT' });
     await recordHistory(
       'payout-v1-api-paid',
-      platform.env.client.workflow.getHandle(payoutWorkflowId(c.organizerId, payoutId)),
+      platform.client.workflow.getHandle(payoutWorkflowId(c.organizerId, payoutId)),
     );
   });
 
@@ -147,7 +147,7 @@ describe('payouts', () => {
     expect(balance.body).toMatchObject({ availableMinor: NET_OF_ONE_ORDER });
     await recordHistory(
       'payout-v1-api-transfer-refused-reversed',
-      platform.env.client.workflow.getHandle(payoutWorkflowId(c.organizerId, payoutId)),
+      platform.client.workflow.getHandle(payoutWorkflowId(c.organizerId, payoutId)),
     );
   });
 
@@ -179,7 +179,7 @@ describe('payouts', () => {
     expect(read.body).toMatchObject({ status: 'PAID', approvedBy: expect.stringMatching(/^admin:/) });
     await recordHistory(
       'payout-v1-api-approved',
-      platform.env.client.workflow.getHandle(payoutWorkflowId(c.organizerId, payoutId)),
+      platform.client.workflow.getHandle(payoutWorkflowId(c.organizerId, payoutId)),
     );
   });
 
@@ -343,7 +343,7 @@ describe('refund after payout', () => {
     });
     expect(refund.status).toBe(202);
     const refundId: string = refund.body.refundId;
-    await platform.env.client.workflow.getHandle(`refund-${refundId}`).result();
+    await platform.client.workflow.getHandle(`refund-${refundId}`).result();
     expect((await platform.db('refunds').where({ id: refundId }).first()).status).toBe('SUCCEEDED');
 
     // 2500 back to the buyer, 140 of it the platform's fee: the organizer's share of 2360 is debt, the payable 0.
@@ -413,7 +413,7 @@ describe('refund after payout', () => {
     );
     await recordHistory(
       'payout-v1-api-debt-settled',
-      platform.env.client.workflow.getHandle(payoutWorkflowId(c.organizerId, second.body.payoutId)),
+      platform.client.workflow.getHandle(payoutWorkflowId(c.organizerId, second.body.payoutId)),
     );
   });
 });

@@ -19,7 +19,7 @@ const today = () => new Date().toISOString().slice(0, 10);
 /** Runs the day's reconciliation under a unique id (other tests reconcile the same day). */
 async function reconcileToday(): Promise<{ result: ReconciliationResult; workflowId: string }> {
   const workflowId = `reconciliation-${today()}-${uid('run')}`;
-  const result: ReconciliationResult = await platform.env.client.workflow.execute('reconciliationWorkflow', {
+  const result: ReconciliationResult = await platform.client.workflow.execute('reconciliationWorkflow', {
     workflowId,
     taskQueue: PAYOUTS_TASK_QUEUE,
     args: [{ date: today() }],
@@ -37,7 +37,7 @@ describe('reconciliationWorkflow', () => {
     });
     expect(payout.status).toBe(202);
     const payoutId: string = payout.body.payoutId;
-    await platform.env.client.workflow.getHandle(payoutWorkflowId(c.organizerId, payoutId)).result();
+    await platform.client.workflow.getHandle(payoutWorkflowId(c.organizerId, payoutId)).result();
 
     // Injected by SQL, as no real path can make them: a provider charge the ledger never heard of, a provider
     // amount that differs from the sale posted, and a posted sale the provider has no charge for.
@@ -104,18 +104,18 @@ describe('reconciliationWorkflow', () => {
     expect(result.checked.transfer.provider).toBeGreaterThanOrEqual(1);
     expect(result.matched).toBeGreaterThanOrEqual(3); // the two untouched sales and the transfer
 
-    const described = await platform.env.client.workflow.getHandle(workflowId).describe();
+    const described = await platform.client.workflow.getHandle(workflowId).describe();
     const memo = described.memo as { mismatchCount: number; mismatches: Array<{ orderId: string }> };
     expect(memo.mismatchCount).toBe(result.mismatches.length);
     await recordHistory(
       'reconciliation-v1-injected-mismatches',
-      platform.env.client.workflow.getHandle(workflowId),
+      platform.client.workflow.getHandle(workflowId),
     );
   });
 
   test('when the date is not a day, then the workflow fails at once without reading anything', async () => {
     await expect(
-      platform.env.client.workflow.execute('reconciliationWorkflow', {
+      platform.client.workflow.execute('reconciliationWorkflow', {
         workflowId: `reconciliation-bad-${uid('run')}`,
         taskQueue: PAYOUTS_TASK_QUEUE,
         args: [{ date: '2026-13-45' }],

@@ -78,7 +78,7 @@ async function refundWhen(refundId: string, token: string, done: (r: any) => boo
 }
 
 async function recordRefund(refundId: string, name: string) {
-  const handle = platform.env.client.workflow.getHandle(refundWorkflowId(refundId));
+  const handle = platform.client.workflow.getHandle(refundWorkflowId(refundId));
   await handle.result();
   await recordHistory(name, handle);
 }
@@ -294,7 +294,7 @@ describe('refunds through the API', () => {
     const waiting = await refundWhen(requested.body.refundId, token, (r) => r.status === 'AWAITING_MANUAL_REFUND');
     expect(waiting.status).toBe('AWAITING_MANUAL_REFUND');
     // Support sees it waiting in the Temporal UI: the memo follows right after the status is recorded.
-    const handle = platform.env.client.workflow.getHandle(refundWorkflowId(requested.body.refundId));
+    const handle = platform.client.workflow.getHandle(refundWorkflowId(requested.body.refundId));
     let memo = (await handle.describe()).memo;
     for (let i = 0; i < 50 && memo?.refundStatus !== 'AWAITING_MANUAL_REFUND'; i++) {
       await sleep(200);
@@ -366,7 +366,7 @@ describe('event cancellation through the API', () => {
     });
     expect(checkout.status).toBe(409);
 
-    const handle = platform.env.client.workflow.getHandle(eventCancellationWorkflowId(catalogue.eventId));
+    const handle = platform.client.workflow.getHandle(eventCancellationWorkflowId(catalogue.eventId));
     expect(await handle.result()).toEqual({ total: 3, refunded: 3, failed: 0, inProgress: 0 });
     const event = (await call(platform, 'GET', `/v1/events/${catalogue.eventId}`)).body;
     expect(event).toMatchObject({
