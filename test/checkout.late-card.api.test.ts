@@ -82,9 +82,7 @@ test('when a 3-D Secure payment succeeds while its hold expires, then the order 
     held: 0,
   });
   // The same fulfilment as a normal PAID order: the confirmation went out.
-  const confirmation = platform.client.workflow.getHandle(
-    messageWorkflowId(MessageKind.OrderConfirmed, orderId),
-  );
+  const confirmation = platform.client.workflow.getHandle(messageWorkflowId(MessageKind.OrderConfirmed, orderId));
   expect(await confirmation.result()).toMatchObject({ EMAIL: 'SENT' });
   await recordHistory('checkout-v4-api-3ds-succeeded-at-expiry', checkout);
   await recordHistory('late-payment-v2-api-card-tickets-issued', late);

@@ -107,10 +107,7 @@ describe('reconciliationWorkflow', () => {
     const described = await platform.client.workflow.getHandle(workflowId).describe();
     const memo = described.memo as { mismatchCount: number; mismatches: Array<{ orderId: string }> };
     expect(memo.mismatchCount).toBe(result.mismatches.length);
-    await recordHistory(
-      'reconciliation-v1-injected-mismatches',
-      platform.client.workflow.getHandle(workflowId),
-    );
+    await recordHistory('reconciliation-v1-injected-mismatches', platform.client.workflow.getHandle(workflowId));
   });
 
   test('when the date is not a day, then the workflow fails at once without reading anything', async () => {
