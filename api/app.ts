@@ -7,7 +7,7 @@ import { authenticate } from './auth';
 import { problemHandler, problems, Problem } from './problems';
 import { catalogueRoutes } from './routes/catalogue';
 import { checkoutRoutes } from './routes/checkouts';
-import { createMetrics, operationsRoutes } from './operations';
+import { operationsRoutes } from './operations';
 import { devRoutes } from './routes/dev';
 import { ticketRoutes } from './routes/tickets';
 import { sandboxRoutes } from './routes/sandbox';
@@ -15,6 +15,9 @@ import { webhookRoutes } from './routes/webhooks';
 import type { PaymentProviders } from '../workers/providers';
 import { configuredTicketSigner } from '../tickets/configured-signer';
 import type { TicketSigner } from '../tickets/signing';
+import { logger as rootLogger, type Logger } from '../observability/logger';
+import { httpLogging } from '../observability/http-logging';
+import { httpMetricsMiddleware } from '../observability/metrics';
 
 /** What the HTTP API is built over. */
 export interface ApiDeps {
@@ -25,6 +28,8 @@ export interface ApiDeps {
   payments: PaymentProviders;
   /** Verifies scanned tickets and publishes the public key; loaded from the config when not given. */
   ticketSigner?: Pick<TicketSigner, 'publicKeyJwk'>;
+  /** Where request lines go; the process logger (component `api`) when not given. Tests pass a capturing one. */
+  logger?: Logger;
 }
 
 /** Bodies are small JSON documents; anything bigger is refused before it is parsed. */
@@ -35,9 +40,9 @@ export function createApp(deps: ApiDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
-  const metrics = createMetrics();
-  app.use(metrics.middleware);
-  app.use(operationsRoutes(metrics.registry));
+  app.use(httpLogging(deps.logger ?? rootLogger.child({ component: 'api' })));
+  app.use(httpMetricsMiddleware);
+  app.use(operationsRoutes(deps));
 
   app.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
   app.get('/readyz', async (_req, res) => {

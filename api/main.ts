@@ -3,6 +3,9 @@ import { loadConfig, sandboxedProviders } from '../config';
 import { createDb } from '../db';
 import { createPaymentProviders } from '../workers/providers';
 import { createApp } from './app';
+import { logger } from '../observability/logger';
+
+const log = logger.child({ component: 'api' });
 
 /** The API process: serves HTTP until SIGINT/SIGTERM, then drains and exits. */
 async function main(): Promise<void> {
@@ -13,14 +16,15 @@ async function main(): Promise<void> {
   const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
   const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   const sandboxed = sandboxedProviders(config);
-  if (sandboxed.length > 0) console.log(`[api] sandbox providers (no keys configured): ${sandboxed.join(', ')}`);
+  if (sandboxed.length > 0)
+    log.info({ sandboxed }, `sandbox providers (no keys configured): ${sandboxed.join(', ')}`);
   // The API re-fetches payments when webhooks arrive, and serves the sandbox's hosted pages.
   const payments = createPaymentProviders(config, db, {
     webhooks: config.SANDBOX_WEBHOOKS === 'on',
-    log: (line) => console.warn(`[api] ${line}`),
+    log: (line) => log.warn(line),
   });
   const server = createApp({ config, db, temporal, payments }).listen(config.PORT, () =>
-    console.log(`[api] listening on ${config.PUBLIC_BASE_URL}`),
+    log.info({ port: config.PORT }, `listening on ${config.PUBLIC_BASE_URL}`),
   );
   const stop = () => {
     server.close(() => {
@@ -33,6 +37,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  console.error('[api] fatal:', err);
+  log.fatal({ err }, 'api failed');
   process.exit(1);
 });

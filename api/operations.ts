@@ -1,29 +1,7 @@
 import { ORDER_STATUSES } from '../domain';
-import { Router, type RequestHandler } from 'express';
-import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
-
-/** The API's Prometheus registry: process metrics plus request latency by route and status. */
-export function createMetrics() {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'bilten_api_' });
-  const requestSeconds = new Histogram({
-    name: 'bilten_http_request_duration_seconds',
-    help: 'HTTP request latency by method, route pattern and status',
-    labelNames: ['method', 'route', 'status'],
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2, 5],
-    registers: [registry],
-  });
-  /** Times every request; labels use the matched route pattern, never raw ids, to keep cardinality bounded. */
-  const middleware: RequestHandler = (req, res, next) => {
-    const end = requestSeconds.startTimer();
-    res.on('finish', () => {
-      const route = req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
-      end({ method: req.method, route, status: String(res.statusCode) });
-    });
-    next();
-  };
-  return { registry, middleware };
-}
+import { Router } from 'express';
+import type { Db } from '../db';
+import { metricsText, registerScrapeGauge } from '../observability/metrics';
 
 const problem = { $ref: '#/components/schemas/Problem' };
 const json = (schema: object) => ({ content: { 'application/json': { schema } } });
@@ -195,11 +173,50 @@ export const openApiDocument = {
   },
 } as const;
 
+/**
+ * Gauges read from Postgres when /metrics is scraped: seats held right now and unpaid orders holding them, by
+ * payment method. They are the platform's state, whichever process changed it.
+ */
+function registerInventoryGauges(db: Db): void {
+  registerScrapeGauge(
+    'bilten_seats_held',
+    'Seats held by unpaid orders right now, by currency',
+    ['currency'],
+    async () =>
+      (
+        (await db('ticket_types').select('currency').sum({ held: 'held' }).groupBy('currency')) as Array<
+          Record<string, unknown>
+        >
+      ).map((row) => ({
+        labels: { currency: String(row.currency).trim() },
+        value: Number(row.held ?? 0),
+      })),
+  );
+  registerScrapeGauge(
+    'bilten_open_orders',
+    'Orders awaiting or processing payment right now (open holds), by status and payment method',
+    ['status', 'method'],
+    async () =>
+      (
+        (await db('orders')
+          .whereIn('status', ['AWAITING_PAYMENT', 'PAYMENT_PROCESSING'])
+          .select('status', 'payment_method')
+          .count({ n: '*' })
+          .groupBy('status', 'payment_method')) as Array<Record<string, unknown>>
+      ).map((row) => ({
+        labels: { status: String(row.status), method: String(row.payment_method) },
+        value: Number(row.n),
+      })),
+  );
+}
+
 /** `/metrics`, `/openapi.json` and `/docs`. */
-export function operationsRoutes(registry: Registry): Router {
+export function operationsRoutes({ db }: { db: Db }): Router {
   const router = Router();
+  registerInventoryGauges(db);
   router.get('/metrics', async (_req, res) => {
-    res.type(registry.contentType).send(await registry.metrics());
+    const { contentType, body } = await metricsText();
+    res.type(contentType).send(body);
   });
   router.get('/openapi.json', (_req, res) => void res.json(openApiDocument));
   router.get('/docs', (_req, res) => {

@@ -73,5 +73,6 @@ export function startConfiguredDevServer(
     port: config.TEMPORAL_PORT,
     uiPort: config.TEMPORAL_UI_PORT,
     namespace: config.TEMPORAL_NAMESPACE,
+    metricsPort: config.TEMPORAL_METRICS_PORT,
   });
 }

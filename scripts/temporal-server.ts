@@ -23,6 +23,8 @@ export async function startTemporalDevServer(options: {
   port: number;
   uiPort: number;
   namespace: string;
+  /** The server's Prometheus metrics port (`--metrics-port`); 0 or absent: none. */
+  metricsPort?: number;
 }): Promise<TemporalDevServer> {
   mkdirSync(dirname(options.dbFile), { recursive: true });
   const out = openSync(options.logFile, 'a');
@@ -54,6 +56,8 @@ export async function startTemporalDevServer(options: {
     '--dynamic-config-value',
     'system.enableEagerWorkflowStart=true',
     ...SEARCH_ATTRIBUTE_FLAGS.flatMap((flag) => ['--search-attribute', flag]),
+    // The server's own metrics (service latencies, persistence, task queues) for Prometheus and the dashboard.
+    ...(options.metricsPort ? ['--metrics-port', String(options.metricsPort)] : []),
   ];
   const child = spawn(options.cliPath, args, { stdio: ['ignore', out, out] });
   let exited: number | null = null;

@@ -1,13 +1,24 @@
-import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
+import { bundleWorkflowCode, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { loadConfig, sandboxedProviders } from '../config';
 import { createDb } from '../db';
 import { CHECKOUT_TASK_QUEUE, NFT_TASK_QUEUE, NOTIFICATIONS_TASK_QUEUE } from '../domain';
+import { logger } from '../observability/logger';
+import { serveMetrics } from '../observability/metrics';
+import {
+  debugOnlyTemporalLogger,
+  observeActivities,
+  temporalLevel,
+  temporalLogger,
+  WORKFLOW_INTERCEPTOR_MODULES,
+} from '../observability/temporal';
 import {
   createCheckoutQueueActivities,
   createNftQueueActivities,
   createNotificationQueueActivities,
 } from './activities';
 import { createConfiguredMinter, createNotificationProviders, createPaymentProviders } from './providers';
+
+const log = logger.child({ component: 'worker' });
 
 /**
  * The worker process: polls the checkout, notifications and (with a chain configured) nft task queues over one
@@ -17,23 +28,51 @@ async function main(): Promise<void> {
   const config = loadConfig();
   if (!config.TEMPORAL_ADDRESS) throw new Error('TEMPORAL_ADDRESS is required by the worker (npm start sets it)');
   if (!config.DATABASE_URL) throw new Error('DATABASE_URL is required by the worker (npm start sets it)');
+  // The SDK's own logs (worker lifecycle, workflow and activity `log` calls, core) go through pino, and its
+  // Prometheus exporter answers on its own port.
+  const level = temporalLevel(config.LOG_LEVEL);
+  Runtime.install({
+    logger: temporalLogger(logger.child({ component: 'temporal' })),
+    telemetryOptions: {
+      logging: {
+        forward: {},
+        filter: { core: level === 'TRACE' || level === 'DEBUG' ? level : 'WARN', other: 'WARN' },
+      },
+      ...(config.WORKER_SDK_METRICS_PORT
+        ? { metrics: { prometheus: { bindAddress: `${config.METRICS_HOST}:${config.WORKER_SDK_METRICS_PORT}` } } }
+        : {}),
+    },
+  });
+  if (config.WORKER_METRICS_PORT) {
+    await serveMetrics(config.WORKER_METRICS_PORT, config.METRICS_HOST).then(
+      () => log.info({ port: config.WORKER_METRICS_PORT }, 'metrics on /metrics'),
+      // Metrics are for operators; a taken port must not stop the worker from selling tickets.
+      (err) => log.warn({ err, port: config.WORKER_METRICS_PORT }, 'metrics port unavailable; serving no metrics'),
+    );
+  }
   const sandboxed = sandboxedProviders(config);
   if (sandboxed.length > 0)
-    console.log(`[worker] sandbox providers (no keys configured): ${sandboxed.join(', ')}`);
+    log.info({ sandboxed }, `sandbox providers (no keys configured): ${sandboxed.join(', ')}`);
 
   const db = createDb(config.DATABASE_URL, config.DB_POOL_MAX);
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   const providers = createPaymentProviders(config, db, {
     webhooks: config.SANDBOX_WEBHOOKS === 'on',
-    log: (line) => console.warn(`[worker] ${line}`),
+    log: (line) => log.warn(line),
   });
-  // One bundle for the three workers: every queue runs workflows from the same code.
-  const workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows') });
+  // One bundle for the three workers: every queue runs workflows from the same code. Webpack's output is only
+  // interesting when the bundle is broken, so it is logged at debug.
+  const workflowBundle = await bundleWorkflowCode({
+    workflowsPath: require.resolve('../workflows'),
+    workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES,
+    logger: debugOnlyTemporalLogger(log.child({ component: 'bundler' })),
+  });
   const common = {
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     workflowBundle,
     maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
+    interceptors: { activity: [observeActivities] },
   };
   const workers = [
     await Worker.create({
@@ -56,17 +95,19 @@ async function main(): Promise<void> {
         activities: createNftQueueActivities(config, db, minter),
       }),
     );
-    console.log(
-      `[worker] NFT tickets on ${new URL(config.CHAIN_RPC_URL!).origin}, contract ${minter.contractAddress}`,
+    log.info(
+      { chain: new URL(config.CHAIN_RPC_URL!).origin, contract: minter.contractAddress },
+      `NFT tickets on ${new URL(config.CHAIN_RPC_URL!).origin}, contract ${minter.contractAddress}`,
     );
   } else {
-    console.warn(
-      `[worker] NFT minting is off (CHAIN_RPC_URL, CHAIN_PRIVATE_KEY and NFT_CONTRACT_ADDRESS are not all set): ` +
+    log.warn(
+      `NFT minting is off (CHAIN_RPC_URL, CHAIN_PRIVATE_KEY and NFT_CONTRACT_ADDRESS are not all set): ` +
         `mints wait on task queue "${NFT_TASK_QUEUE}" and tickets stay PENDING until a worker with a chain polls it`,
     );
   }
-  console.log(
-    `[worker] polling task queues ${workers.map((w) => `"${w.options.taskQueue}"`).join(', ')} on ${config.TEMPORAL_ADDRESS}`,
+  log.info(
+    { taskQueues: workers.map((w) => w.options.taskQueue), temporal: config.TEMPORAL_ADDRESS },
+    `polling task queues ${workers.map((w) => `"${w.options.taskQueue}"`).join(', ')} on ${config.TEMPORAL_ADDRESS}`,
   );
   // Worker.run handles SIGINT/SIGTERM itself: it stops polling, finishes running activities, then resolves.
   await Promise.all(workers.map((w) => w.run()));
@@ -76,6 +117,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  console.error('[worker] fatal:', err);
+  log.fatal({ err }, 'worker failed');
   process.exit(1);
 });

@@ -5,7 +5,7 @@ import {
   WorkflowUpdateFailedError,
   type Client,
 } from '@temporalio/client';
-import { Router, type Request } from 'express';
+import { Router, type Request, type RequestHandler } from 'express';
 import { z } from 'zod';
 import type { Config } from '../../config';
 import type { Db } from '../../db';
@@ -35,6 +35,8 @@ import {
 } from '../orders';
 import { Problem, problems } from '../problems';
 import { ID_PATTERN, parseOr422 } from '../validation';
+import { bindOrder } from '../../observability/http-logging';
+import { businessMetrics } from '../../observability/metrics';
 
 const id = z.string().regex(ID_PATTERN, 'must be an id');
 
@@ -110,7 +112,7 @@ export function checkoutRoutes({ config, db, temporal }: CheckoutRouteDeps): Rou
     return placement;
   };
 
-  router.post('/v1/checkouts', requireRole('buyer'), async (req, res) => {
+  router.post('/v1/checkouts', countCheckoutOutcome, requireRole('buyer'), async (req, res) => {
     const buyer = principalOf(req);
     const key = req.header('Idempotency-Key');
     if (key === undefined)
@@ -123,6 +125,7 @@ export function checkoutRoutes({ config, db, temporal }: CheckoutRouteDeps): Rou
     }
     const body = parseOr422(checkoutRequestSchema, req.body);
     const orderId = deriveOrderId(buyer.sub, key);
+    bindOrder(res, orderId);
     const requestHash = requestFingerprint(body);
 
     // The same key again: answer with the order it already made, never a second one.
@@ -291,6 +294,7 @@ function respondWithPlacement(res: import('express').Response, view: CheckoutVie
   if (view.status === 'FAILED' && view.reason === OrderReason.SoldOut) throw soldOut(undefined, view.orderId);
   if (view.status === 'FAILED' && view.reason === OrderReason.OpenHoldLimit) throw openHoldLimit(view.orderId);
   const { buyerId: _b, ...body } = view as CheckoutView & { buyerId?: string };
+  res.locals.checkoutOutcome = view.status;
   // A replay answers exactly as the first request did (status included, as Stripe does), and says it is one.
   res.status(201).setHeader('Location', `/v1/checkouts/${view.orderId}`);
   if (replayed) res.setHeader('Idempotent-Replayed', 'true');
@@ -304,8 +308,24 @@ function canRead(caller: Principal, buyerId: string): boolean {
 function orderIdParam(req: Request): string {
   const orderId = String(req.params.orderId ?? '');
   if (!ID_PATTERN.test(orderId)) throw problems.notFound(`order ${orderId.slice(0, 64)}`);
+  if (req.res) bindOrder(req.res, orderId);
   return orderId;
 }
+
+/**
+ * Counts every answer to POST /v1/checkouts by outcome: the order status answered (`AWAITING_PAYMENT`, `PAID`,
+ * ...) or the refusal (`sold-out`, `limit-exceeded`, `validation`, ...), and the payment method asked for.
+ */
+const countCheckoutOutcome: RequestHandler = (req, res, next) => {
+  res.on('finish', () => {
+    const method = (req.body as { payment?: { method?: unknown } } | undefined)?.payment?.method;
+    businessMetrics.checkouts.inc({
+      outcome: String(res.locals.checkoutOutcome ?? res.locals.problem ?? `http-${res.statusCode}`),
+      method: method === 'card' || method === 'crypto' ? method : 'unknown',
+    });
+  });
+  next();
+};
 
 const soldOut = (name?: string, orderId?: string) =>
   problems.conflict(

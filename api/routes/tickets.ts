@@ -10,6 +10,7 @@ import {
 import { principalOf, requireRole } from '../auth';
 import { problems } from '../problems';
 import { ID_PATTERN, parseOr422 } from '../validation';
+import { businessMetrics } from '../../observability/metrics';
 
 /** What a scan answers: let the holder in, or why not. */
 export const SCAN_RESULTS = ['ADMITTED', 'ALREADY_USED', 'VOID', 'UNKNOWN'] as const;
@@ -90,8 +91,10 @@ export function ticketRoutes({ db, ticketSigner }: TicketRouteDeps): Router {
       throw problems.forbidden(`this token scans tickets of event ${staff.event} only`);
     }
     const eventId = staff.event ?? body.eventId;
-    const answer = (result: ScanResult, row?: Record<string, unknown>) =>
-      void res.json({ result, ...(row ? { ticket: ticketView(row) } : {}) });
+    const answer = (result: ScanResult, row?: Record<string, unknown>) => {
+      businessMetrics.scans.inc({ result });
+      res.json({ result, ...(row ? { ticket: ticketView(row) } : {}) });
+    };
 
     // A QR token is checked against the published key first: a forged or damaged one never reaches the table.
     let code: string | null;

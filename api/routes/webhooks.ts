@@ -1,5 +1,5 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
-import express, { Router, type Request } from 'express';
+import express, { Router, type Request, type RequestHandler, type Response } from 'express';
 import type { Knex } from 'knex';
 import type { Config } from '../../config';
 import type { Db } from '../../db';
@@ -20,6 +20,8 @@ import {
 import type { PaymentProviders } from '../../workers/providers';
 import type { latePaymentWorkflow } from '../../workflows/late-payment';
 import { Problem } from '../problems';
+import { bindOrder } from '../../observability/http-logging';
+import { businessMetrics } from '../../observability/metrics';
 
 /** Provider events are bigger than API requests (a charge carries its whole timeline), but still bounded. */
 export const WEBHOOK_BODY_LIMIT = '256kb';
@@ -103,7 +105,7 @@ export function webhookRoutes(deps: WebhookRouteDeps): Router {
   const router = Router();
   const rawBody = express.raw({ type: '*/*', limit: WEBHOOK_BODY_LIMIT });
 
-  router.post('/webhooks/stripe', rawBody, async (req, res) => {
+  router.post('/webhooks/stripe', countWebhook('stripe'), rawBody, async (req, res) => {
     const event = verified(() =>
       verifyStripeEvent(bodyOf(req), req.header('stripe-signature'), config.STRIPE_WEBHOOK_SECRET),
     );
@@ -115,7 +117,7 @@ export function webhookRoutes(deps: WebhookRouteDeps): Router {
           ? stringOr(object.payment_intent)
           : null;
     res.json(
-      await receive({
+      await receive(res, {
         provider: 'stripe',
         eventId: event.id,
         type: event.type,
@@ -126,7 +128,7 @@ export function webhookRoutes(deps: WebhookRouteDeps): Router {
     );
   });
 
-  router.post('/webhooks/coinbase', rawBody, async (req, res) => {
+  router.post('/webhooks/coinbase', countWebhook('coinbase'), rawBody, async (req, res) => {
     const event = verified(() =>
       verifyCoinbaseEvent(bodyOf(req), req.header('x-cc-webhook-signature'), config.COINBASE_WEBHOOK_SECRET),
     );
@@ -134,7 +136,7 @@ export function webhookRoutes(deps: WebhookRouteDeps): Router {
     const eventId = stringOr(event.id);
     if (!eventId) throw new Problem(400, 'invalid-event', 'Bad Request', 'the event has no id');
     res.json(
-      await receive({
+      await receive(res, {
         provider: 'coinbase',
         eventId,
         type: stringOr(event.type) ?? 'unknown',
@@ -151,7 +153,10 @@ export function webhookRoutes(deps: WebhookRouteDeps): Router {
    * unprocessed and the provider's retry handles it. Handling reads through the same transaction, so one
    * webhook never needs two pooled connections.
    */
-  async function receive(event: ReceivedEvent): Promise<{ received: true; duplicate: boolean; outcome: string }> {
+  async function receive(
+    res: Response,
+    event: ReceivedEvent,
+  ): Promise<{ received: true; duplicate: boolean; outcome: string }> {
     await db('webhook_events')
       .insert({
         provider: event.provider,
@@ -167,9 +172,15 @@ export function webhookRoutes(deps: WebhookRouteDeps): Router {
       const row = await trx('webhook_events')
         .where({ provider: event.provider, event_id: event.eventId })
         .forUpdate()
-        .first('id', 'processed_at', 'outcome');
-      if (row.processed_at) return { received: true as const, duplicate: true, outcome: row.outcome as string };
+        .first('id', 'processed_at', 'outcome', 'order_id');
+      if (row.processed_at) {
+        if (row.order_id) bindOrder(res, row.order_id);
+        res.locals.webhookOutcome = 'duplicate';
+        return { received: true as const, duplicate: true, outcome: row.outcome as string };
+      }
       const handled = await handle(trx, event);
+      if (handled.orderId) bindOrder(res, handled.orderId);
+      res.locals.webhookOutcome = handled.outcome;
       await trx('webhook_events')
         .where({ id: row.id })
         .update({
@@ -265,6 +276,20 @@ export function webhookRoutes(deps: WebhookRouteDeps): Router {
   }
 
   return router;
+}
+
+/**
+ * Counts every delivery by provider and outcome: what handling it came to (`signalled`, `late payment`,
+ * `unknown order`, ...; the words before the colon), `duplicate`, or the refusal (`invalid-signature`).
+ */
+function countWebhook(provider: Provider): RequestHandler {
+  return (_req, res, next) => {
+    res.on('finish', () => {
+      const outcome = String(res.locals.webhookOutcome ?? res.locals.problem ?? `http-${res.statusCode}`);
+      businessMetrics.webhooks.inc({ provider, outcome: outcome.split(':')[0]!.trim().replace(/ /g, '_') });
+    });
+    next();
+  };
 }
 
 /** Runs a signature check; a failure is a 400 that records nothing. */

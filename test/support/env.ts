@@ -1,4 +1,5 @@
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Logger as TemporalLogger } from '@temporalio/common';
 import { DefaultLogger, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
 import { createDb, type Db } from '../../db';
@@ -18,19 +19,22 @@ let runtimeInstalled = false;
  * Tests fail activities on purpose (declines, sold out); the SDK logs each at WARN. Only errors are shown,
  * so a real failure stands out. TEMPORAL_TEST_LOG=INFO brings the rest back.
  */
-function installQuietRuntime(): void {
+function installQuietRuntime(logger?: TemporalLogger): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   const level = (process.env.TEMPORAL_TEST_LOG as 'INFO' | 'WARN' | 'ERROR' | undefined) ?? 'ERROR';
   Runtime.install({
-    logger: new DefaultLogger(level),
+    logger: logger ?? new DefaultLogger(level),
     telemetryOptions: { logging: { filter: { core: level, other: level } } },
   });
 }
 
-/** A real Temporal dev server for one test file, with the platform's search attributes registered. */
-export function createTemporalEnv(): Promise<TestWorkflowEnvironment> {
-  installQuietRuntime();
+/**
+ * A real Temporal dev server for one test file, with the platform's search attributes registered. `logger`
+ * receives the SDK's logs instead of the quiet default (the first call in a file decides).
+ */
+export function createTemporalEnv(options: { logger?: TemporalLogger } = {}): Promise<TestWorkflowEnvironment> {
+  installQuietRuntime(options.logger);
   return TestWorkflowEnvironment.createLocal({
     server: {
       executable: { type: 'existing-path', path: requiredEnv('TEMPORAL_CLI_PATH') },

@@ -18,6 +18,9 @@ import {
   createPaymentProviders,
 } from '../../workers/providers';
 import { createTemporalEnv, testDb, Worker } from './env';
+import type { Logger as TemporalLogger } from '@temporalio/common';
+import type { Logger } from '../../observability/logger';
+import { observeActivities, WORKFLOW_INTERCEPTOR_MODULES } from '../../observability/temporal';
 
 const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } as never;
 
@@ -32,8 +35,11 @@ export interface TestPlatform {
 }
 
 /** Starts the API and a worker running the real activities over sandbox providers. */
-export async function startTestPlatform(overrides: Record<string, string> = {}): Promise<TestPlatform> {
-  const env = await createTemporalEnv();
+export async function startTestPlatform(
+  overrides: Record<string, string> = {},
+  options: { logger?: Logger; temporalLogger?: TemporalLogger } = {},
+): Promise<TestPlatform> {
+  const env = await createTemporalEnv({ logger: options.temporalLogger });
   const db = testDb();
   // The API listens first so the sandbox can deliver its webhooks to it.
   let config = loadConfig({ NODE_ENV: 'test', PORT: '0', HOLD_TTL_SECONDS: '5', ...overrides });
@@ -52,18 +58,22 @@ export async function startTestPlatform(overrides: Record<string, string> = {}):
   server.removeAllListeners('request');
   // The API's own providers, as in `npm start`: it re-fetches payments for webhooks and serves the sandbox pages.
   const payments = createPaymentProviders(config, db);
-  server.on('request', createApp({ config, db, temporal: env.client, payments }));
+  server.on('request', createApp({ config, db, temporal: env.client, payments, logger: options.logger }));
 
   // One bundle for every queue's worker, as workers/main.ts does.
   const workflowBundle = await bundleWorkflowCode({
     workflowsPath: require.resolve('../../workflows'),
+    workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES,
     logger: quiet,
   });
+  // The interceptors workers/main.ts registers: activity outcome metrics and order ids on activity log lines.
+  const interceptors = { activity: [observeActivities] };
   const worker = await Worker.create({
     connection: env.nativeConnection,
     namespace: env.namespace ?? 'default',
     taskQueue: CHECKOUT_TASK_QUEUE,
     workflowBundle,
+    interceptors,
     activities: createCheckoutQueueActivities(config, db, createPaymentProviders(config, db)),
   });
   // Fulfilment as in `npm start`: notifications through the outbox sandboxes, and NFT mints when the overrides
@@ -75,6 +85,7 @@ export async function startTestPlatform(overrides: Record<string, string> = {}):
       namespace: env.namespace ?? 'default',
       taskQueue: NOTIFICATIONS_TASK_QUEUE,
       workflowBundle,
+      interceptors,
       activities: createNotificationQueueActivities(config, db, createNotificationProviders(config, db)),
     }),
     ...(minter
@@ -84,6 +95,7 @@ export async function startTestPlatform(overrides: Record<string, string> = {}):
             namespace: env.namespace ?? 'default',
             taskQueue: NFT_TASK_QUEUE,
             workflowBundle,
+            interceptors,
             activities: createNftQueueActivities(config, db, minter),
           }),
         ]
