@@ -1,5 +1,7 @@
 import type { Client } from '@temporalio/client';
 import express, { type Express } from 'express';
+import { z } from 'zod';
+import { documentRoute } from './openapi';
 import type { Config } from '../config';
 import { sandboxedProviders } from '../config';
 import type { Db } from '../db';
@@ -32,6 +34,13 @@ export interface ApiDeps {
   logger?: Logger;
 }
 
+const readinessSchema = z.object({
+  status: z.enum(['ready', 'not-ready']),
+  postgres: z.enum(['ok', 'unreachable']),
+  temporal: z.enum(['ok', 'unreachable']),
+  sandboxedProviders: z.array(z.string()),
+});
+
 /** Bodies are small JSON documents; anything bigger is refused before it is parsed. */
 export const BODY_LIMIT = '16kb';
 
@@ -44,7 +53,15 @@ export function createApp(deps: ApiDeps): Express {
   app.use(httpMetricsMiddleware);
   app.use(operationsRoutes(deps));
 
+  documentRoute('get', '/healthz', {
+    summary: 'The process is up',
+    responses: { 200: z.object({ status: z.literal('ok') }) },
+  });
   app.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
+  documentRoute('get', '/readyz', {
+    summary: 'Postgres and Temporal reachable; lists the sandboxed providers',
+    responses: { 200: readinessSchema, 503: readinessSchema },
+  });
   app.get('/readyz', async (_req, res) => {
     const checks = await Promise.allSettled([
       deps.db.raw('select 1'),

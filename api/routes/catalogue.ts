@@ -6,6 +6,7 @@ import { CURRENCY_PATTERN } from '../../domain';
 import { principalOf, requireRole } from '../auth';
 import { problems } from '../problems';
 import { ID_PATTERN, parseOr422 } from '../validation';
+import { documentRoute } from '../openapi';
 
 /** Free text shown to buyers. Control characters are refused: Postgres cannot store NUL in text (it was a 500). */
 const displayText = (max: number) =>
@@ -33,6 +34,25 @@ const ticketTypeSchema = z
   })
   .strict();
 
+const ticketTypeViewSchema = z.object({
+  ticketTypeId: z.string(),
+  name: z.string(),
+  priceMinor: z.number().int(),
+  currency: z.string(),
+  capacity: z.number().int(),
+  available: z.number().int(),
+  maxPerOrder: z.number().int(),
+});
+const eventViewSchema = z.object({
+  eventId: z.string(),
+  organizerId: z.string(),
+  name: z.string(),
+  venue: z.string().nullable(),
+  startsAt: z.string().datetime(),
+  status: z.string(),
+  ticketTypes: z.array(ticketTypeViewSchema),
+});
+
 const newId = (prefix: string) => `${prefix}_${randomUUID().replace(/-/g, '').slice(0, 20)}`;
 
 /** A ticket type with its live availability. */
@@ -52,6 +72,10 @@ function ticketTypeView(t: Record<string, number | string>) {
 export function catalogueRoutes({ db }: { db: Db }): Router {
   const router = Router();
 
+  documentRoute('get', '/v1/events', {
+    summary: 'Events on sale',
+    responses: { 200: z.object({ events: z.array(eventViewSchema.omit({ ticketTypes: true })) }) },
+  });
   router.get('/v1/events', async (_req, res) => {
     const events = await db('events').where({ status: 'ON_SALE' }).orderBy('starts_at').limit(200);
     res.json({
@@ -66,6 +90,10 @@ export function catalogueRoutes({ db }: { db: Db }): Router {
     });
   });
 
+  documentRoute('get', '/v1/events/:eventId', {
+    summary: 'An event with its ticket types and live availability',
+    responses: { 200: eventViewSchema },
+  });
   router.get('/v1/events/:eventId', async (req, res) => {
     const eventId = String(req.params.eventId ?? '');
     const event = ID_PATTERN.test(eventId) ? await db('events').where({ id: eventId }).first() : undefined;
@@ -82,6 +110,13 @@ export function catalogueRoutes({ db }: { db: Db }): Router {
     });
   });
 
+  documentRoute('post', '/v1/events', {
+    summary: 'Create an event (its organizer)',
+    roles: ['organizer'],
+    body: eventSchema,
+    responses: { 201: eventViewSchema },
+    problems: [415, 422],
+  });
   router.post('/v1/events', requireRole('organizer'), async (req, res) => {
     const organizerId = principalOf(req).org!;
     const body = parseOr422(eventSchema, req.body);
@@ -110,6 +145,13 @@ export function catalogueRoutes({ db }: { db: Db }): Router {
       });
   });
 
+  documentRoute('post', '/v1/events/:eventId/ticket-types', {
+    summary: 'Add a ticket type to an event (its organizer)',
+    roles: ['organizer'],
+    body: ticketTypeSchema,
+    responses: { 201: ticketTypeViewSchema },
+    problems: [415, 422],
+  });
   router.post('/v1/events/:eventId/ticket-types', requireRole('organizer'), async (req, res) => {
     const eventId = String(req.params.eventId ?? '');
     const event = ID_PATTERN.test(eventId)

@@ -36,6 +36,7 @@ import {
 import { Problem, problems } from '../problems';
 import { ID_PATTERN, parseOr422 } from '../validation';
 import { bindOrder } from '../../observability/http-logging';
+import { documentRoute, moneySchema, orderStatusSchema } from '../openapi';
 import { businessMetrics } from '../../observability/metrics';
 
 const id = z.string().regex(ID_PATTERN, 'must be an id');
@@ -80,6 +81,41 @@ export const checkoutRequestSchema = z
   .strict();
 export type CheckoutRequest = z.infer<typeof checkoutRequestSchema>;
 
+const ticketSchema = z.object({
+  ticketId: z.string(),
+  code: z.string(),
+  qr: z.string().describe('SVG QR code as a data URL'),
+  qrToken: z.string().optional(),
+  status: z.string(),
+  nft: z
+    .object({ status: z.string(), tokenId: z.string().nullable(), txHash: z.string().nullable() })
+    .passthrough()
+    .nullable()
+    .optional(),
+});
+
+/** An order as the checkout endpoints answer it (the contract's checkout object). */
+export const checkoutViewSchema = z
+  .object({
+    orderId: z.string(),
+    status: orderStatusSchema,
+    reason: z.string().optional(),
+    expiresAt: z.string().nullable(),
+    amount: moneySchema,
+    payment: z
+      .object({
+        method: z.enum(['card', 'crypto']),
+        status: z.string(),
+        clientSecret: z.string().optional(),
+        hostedUrl: z.string().optional(),
+      })
+      .passthrough(),
+    tickets: z.array(ticketSchema),
+    history: z.array(z.object({ at: z.string(), status: z.string() }).passthrough()),
+  })
+  .passthrough()
+  .openapi('Checkout');
+
 const idempotencyKeySchema = z
   .string()
   .min(1)
@@ -112,6 +148,16 @@ export function checkoutRoutes({ config, db, temporal }: CheckoutRouteDeps): Rou
     return placement;
   };
 
+  documentRoute('post', '/v1/checkouts', {
+    summary: 'Start a checkout: hold seats and initiate payment in one round trip',
+    description:
+      'The same Idempotency-Key from the same buyer answers with the same order (Idempotent-Replayed: true).',
+    roles: ['buyer'],
+    idempotencyKey: true,
+    body: checkoutRequestSchema.openapi('CheckoutRequest'),
+    responses: { 201: checkoutViewSchema },
+    problems: [400, 409, 413, 415, 422, 429],
+  });
   router.post('/v1/checkouts', countCheckoutOutcome, requireRole('buyer'), async (req, res) => {
     const buyer = principalOf(req);
     const key = req.header('Idempotency-Key');
@@ -180,6 +226,11 @@ export function checkoutRoutes({ config, db, temporal }: CheckoutRouteDeps): Rou
     respondWithPlacement(res, view, false);
   });
 
+  documentRoute('get', '/v1/checkouts/:orderId', {
+    summary: 'An order with its tickets and history (its buyer, support, admin)',
+    roles: ['buyer', 'support', 'admin'],
+    responses: { 200: checkoutViewSchema },
+  });
   router.get('/v1/checkouts/:orderId', requireRole('buyer', 'support', 'admin'), async (req, res) => {
     const orderId = orderIdParam(req);
     const view = await currentView(orderId);
@@ -188,6 +239,12 @@ export function checkoutRoutes({ config, db, temporal }: CheckoutRouteDeps): Rou
     res.json(body);
   });
 
+  documentRoute('post', '/v1/checkouts/:orderId/cancel', {
+    summary: 'Cancel an unpaid order and release its hold (its buyer, support)',
+    roles: ['buyer', 'support'],
+    responses: { 200: checkoutViewSchema },
+    problems: [409],
+  });
   router.post('/v1/checkouts/:orderId/cancel', requireRole('buyer', 'support'), async (req, res) => {
     const orderId = orderIdParam(req);
     const caller = principalOf(req);

@@ -10,6 +10,7 @@ import {
 import { principalOf, requireRole } from '../auth';
 import { problems } from '../problems';
 import { ID_PATTERN, parseOr422 } from '../validation';
+import { documentRoute } from '../openapi';
 import { businessMetrics } from '../../observability/metrics';
 
 /** What a scan answers: let the holder in, or why not. */
@@ -51,12 +52,28 @@ export function ticketRoutes({ db, ticketSigner }: TicketRouteDeps): Router {
   const router = Router();
 
   // The public keys that sign ticket QR tokens, for scanner apps to verify tickets offline. Public by design.
+  documentRoute('get', '/v1/tickets/signing-keys', {
+    summary: 'Public Ed25519 keys (JWK) that sign ticket QR tokens, for offline scanning',
+    responses: {
+      200: z.object({ keys: z.array(z.object({ kty: z.string(), kid: z.string().optional() }).passthrough()) }),
+    },
+  });
   router.get('/v1/tickets/signing-keys', (_req, res) => {
     res.setHeader('Cache-Control', 'public, max-age=300');
     res.json({ keys: [ticketSigner.publicKeyJwk] });
   });
 
   // ERC-721 metadata of a ticket's token (its tokenURI). Says what the ticket is for, never its code.
+  documentRoute('get', '/v1/tickets/:ticketId/nft', {
+    summary: "ERC-721 metadata of a ticket's NFT (its tokenURI); never the ticket code",
+    responses: {
+      200: z.object({
+        name: z.string(),
+        description: z.string(),
+        attributes: z.array(z.object({ trait_type: z.string(), value: z.unknown() })),
+      }),
+    },
+  });
   router.get('/v1/tickets/:ticketId/nft', async (req, res) => {
     const ticketId = String(req.params.ticketId ?? '');
     if (!ID_PATTERN.test(ticketId)) throw problems.notFound('ticket');
@@ -84,6 +101,21 @@ export function ticketRoutes({ db, ticketSigner }: TicketRouteDeps): Router {
    * on one ticket, exactly one gets ADMITTED. A token scoped to an event (claim `event`) scans only that
    * event's tickets: another event's ticket answers UNKNOWN, as a forged one does, and is left untouched.
    */
+  documentRoute('post', '/v1/scans', {
+    summary: 'Scan a ticket at the door (support, admin; a staff token scans its own event only)',
+    roles: ['support', 'admin'],
+    body: scanRequestSchema,
+    responses: {
+      200: z.object({
+        result: z.enum(SCAN_RESULTS),
+        ticket: z
+          .object({ ticketId: z.string(), eventId: z.string(), status: z.string(), usedAt: z.string().nullable() })
+          .passthrough()
+          .optional(),
+      }),
+    },
+    problems: [415, 422],
+  });
   router.post('/v1/scans', requireRole('support', 'admin'), async (req, res) => {
     const staff = principalOf(req);
     const body = parseOr422(scanRequestSchema, req.body);

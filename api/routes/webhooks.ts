@@ -20,11 +20,16 @@ import {
 import type { PaymentProviders } from '../../workers/providers';
 import type { latePaymentWorkflow } from '../../workflows/late-payment';
 import { Problem } from '../problems';
+import { z } from 'zod';
+import { documentRoute } from '../openapi';
 import { bindOrder } from '../../observability/http-logging';
 import { businessMetrics } from '../../observability/metrics';
 
 /** Provider events are bigger than API requests (a charge carries its whole timeline), but still bounded. */
 export const WEBHOOK_BODY_LIMIT = '256kb';
+
+/** What a provider hears back: the event was recorded (and whether it had been before). */
+const webhookAckSchema = z.object({ received: z.literal(true), duplicate: z.boolean(), outcome: z.string() });
 
 /** What the webhook endpoints need: secrets, the database, Temporal, and the providers to re-fetch from. */
 export interface WebhookRouteDeps {
@@ -105,6 +110,16 @@ export function webhookRoutes(deps: WebhookRouteDeps): Router {
   const router = Router();
   const rawBody = express.raw({ type: '*/*', limit: WEBHOOK_BODY_LIMIT });
 
+  documentRoute('post', '/webhooks/stripe', {
+    summary: 'Stripe events, verified with Stripe-Signature; acknowledged once durably recorded',
+    headers: z.object({ 'Stripe-Signature': z.string() }),
+    rawBody: {
+      mediaType: 'application/json',
+      schema: z.object({ id: z.string(), type: z.string() }).passthrough(),
+    },
+    responses: { 200: webhookAckSchema },
+    problems: [400, 413],
+  });
   router.post('/webhooks/stripe', countWebhook('stripe'), rawBody, async (req, res) => {
     const event = verified(() =>
       verifyStripeEvent(bodyOf(req), req.header('stripe-signature'), config.STRIPE_WEBHOOK_SECRET),
@@ -128,6 +143,16 @@ export function webhookRoutes(deps: WebhookRouteDeps): Router {
     );
   });
 
+  documentRoute('post', '/webhooks/coinbase', {
+    summary: 'Coinbase Commerce events, verified with X-CC-Webhook-Signature',
+    headers: z.object({ 'X-CC-Webhook-Signature': z.string() }),
+    rawBody: {
+      mediaType: 'application/json',
+      schema: z.object({ event: z.object({}).passthrough() }).passthrough(),
+    },
+    responses: { 200: webhookAckSchema },
+    problems: [400, 413],
+  });
   router.post('/webhooks/coinbase', countWebhook('coinbase'), rawBody, async (req, res) => {
     const event = verified(() =>
       verifyCoinbaseEvent(bodyOf(req), req.header('x-cc-webhook-signature'), config.COINBASE_WEBHOOK_SECRET),
