@@ -19,13 +19,16 @@ let runtimeInstalled = false;
  * Tests fail activities on purpose (declines, sold out); the SDK logs each at WARN. Only errors are shown,
  * so a real failure stands out. TEMPORAL_TEST_LOG=INFO brings the rest back.
  */
-function installQuietRuntime(logger?: TemporalLogger): void {
+function installQuietRuntime(logger?: TemporalLogger, sdkMetricsAddress?: string): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   const level = (process.env.TEMPORAL_TEST_LOG as 'INFO' | 'WARN' | 'ERROR' | undefined) ?? 'ERROR';
   Runtime.install({
     logger: logger ?? new DefaultLogger(level),
-    telemetryOptions: { logging: { filter: { core: level, other: level } } },
+    telemetryOptions: {
+      logging: { filter: { core: level, other: level } },
+      ...(sdkMetricsAddress ? { metrics: { prometheus: { bindAddress: sdkMetricsAddress } } } : {}),
+    },
   });
 }
 
@@ -33,10 +36,13 @@ function installQuietRuntime(logger?: TemporalLogger): void {
  * A real Temporal dev server for one test file, with the platform's search attributes registered. `logger`
  * receives the SDK's logs instead of the quiet default (the first call in a file decides).
  */
-export function createTemporalEnv(options: { logger?: TemporalLogger } = {}): Promise<TestWorkflowEnvironment> {
-  installQuietRuntime(options.logger);
+export function createTemporalEnv(
+  options: { logger?: TemporalLogger; sdkMetricsAddress?: string; serverMetricsPort?: number } = {},
+): Promise<TestWorkflowEnvironment> {
+  installQuietRuntime(options.logger, options.sdkMetricsAddress);
   return TestWorkflowEnvironment.createLocal({
     server: {
+      ...(options.serverMetricsPort ? { extraArgs: ['--metrics-port', String(options.serverMetricsPort)] } : {}),
       executable: { type: 'existing-path', path: requiredEnv('TEMPORAL_CLI_PATH') },
       searchAttributes: Object.values(SearchAttributes),
     },

@@ -37,9 +37,20 @@ export interface TestPlatform {
 /** Starts the API and a worker running the real activities over sandbox providers. */
 export async function startTestPlatform(
   overrides: Record<string, string> = {},
-  options: { logger?: Logger; temporalLogger?: TemporalLogger } = {},
+  options: {
+    logger?: Logger;
+    temporalLogger?: TemporalLogger;
+    /** The Temporal SDK's Prometheus exporter address, as WORKER_SDK_METRICS_PORT sets it in the worker. */
+    sdkMetricsAddress?: string;
+    /** The dev server's `--metrics-port`, as TEMPORAL_METRICS_PORT sets it in npm start. */
+    serverMetricsPort?: number;
+  } = {},
 ): Promise<TestPlatform> {
-  const env = await createTemporalEnv({ logger: options.temporalLogger });
+  const env = await createTemporalEnv({
+    logger: options.temporalLogger,
+    sdkMetricsAddress: options.sdkMetricsAddress,
+    serverMetricsPort: options.serverMetricsPort,
+  });
   const db = testDb();
   // The API listens first so the sandbox can deliver its webhooks to it.
   let config = loadConfig({ NODE_ENV: 'test', PORT: '0', HOLD_TTL_SECONDS: '5', ...overrides });
