@@ -20,6 +20,7 @@ import type { TicketSigner } from '../tickets/signing';
 import { logger as rootLogger, type Logger } from '../observability/logger';
 import { httpLogging } from '../observability/http-logging';
 import { httpMetricsMiddleware } from '../observability/metrics';
+import { nameServerSpan } from '../observability/tracing';
 
 /** What the HTTP API is built over. */
 export interface ApiDeps {
@@ -51,6 +52,7 @@ export function createApp(deps: ApiDeps): Express {
   app.set('trust proxy', false);
   app.use(httpLogging(deps.logger ?? rootLogger.child({ component: 'api' })));
   app.use(httpMetricsMiddleware);
+  app.use(nameServerSpan);
   app.use(operationsRoutes(deps));
 
   documentRoute('get', '/healthz', {

@@ -4,17 +4,25 @@ import { createDb } from '../db';
 import { createPaymentProviders } from '../workers/providers';
 import { createApp } from './app';
 import { logger } from '../observability/logger';
+import { startTracing, tracingClientInterceptors } from '../observability/tracing';
 
 const log = logger.child({ component: 'api' });
 
 /** The API process: serves HTTP until SIGINT/SIGTERM, then drains and exits. */
 async function main(): Promise<void> {
   const config = loadConfig();
+  // Before the server exists, so its requests are instrumented.
+  const tracing = startTracing({ serviceName: 'bilten-api', endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
+  if (tracing) log.info({ endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT }, 'tracing on');
   if (!config.TEMPORAL_ADDRESS) throw new Error('TEMPORAL_ADDRESS is required by the API (npm start sets it)');
   if (!config.DATABASE_URL) throw new Error('DATABASE_URL is required by the API (npm start sets it)');
   const db = createDb(config.DATABASE_URL, config.DB_POOL_MAX);
   const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
-  const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  const temporal = new Client({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    interceptors: tracingClientInterceptors(),
+  });
   const sandboxed = sandboxedProviders(config);
   if (sandboxed.length > 0)
     log.info({ sandboxed }, `sandbox providers (no keys configured): ${sandboxed.join(', ')}`);
@@ -28,7 +36,7 @@ async function main(): Promise<void> {
   );
   const stop = () => {
     server.close(() => {
-      void Promise.all([connection.close(), db.destroy()]).then(() => process.exit(0));
+      void Promise.all([connection.close(), db.destroy(), tracing?.shutdown()]).then(() => process.exit(0));
     });
     setTimeout(() => process.exit(0), 10_000).unref();
   };

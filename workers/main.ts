@@ -4,6 +4,7 @@ import { createDb } from '../db';
 import { CHECKOUT_TASK_QUEUE, NFT_TASK_QUEUE, NOTIFICATIONS_TASK_QUEUE } from '../domain';
 import { logger } from '../observability/logger';
 import { serveMetrics } from '../observability/metrics';
+import { startTracing, workerTracing } from '../observability/tracing';
 import {
   debugOnlyTemporalLogger,
   observeActivities,
@@ -26,6 +27,9 @@ const log = logger.child({ component: 'worker' });
  */
 async function main(): Promise<void> {
   const config = loadConfig();
+  const tracing = workerTracing(
+    startTracing({ serviceName: 'bilten-worker', endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT }),
+  );
   if (!config.TEMPORAL_ADDRESS) throw new Error('TEMPORAL_ADDRESS is required by the worker (npm start sets it)');
   if (!config.DATABASE_URL) throw new Error('DATABASE_URL is required by the worker (npm start sets it)');
   // The SDK's own logs (worker lifecycle, workflow and activity `log` calls, core) go through pino, and its
@@ -64,7 +68,7 @@ async function main(): Promise<void> {
   // interesting when the bundle is broken, so it is logged at debug.
   const workflowBundle = await bundleWorkflowCode({
     workflowsPath: require.resolve('../workflows'),
-    workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES,
+    workflowInterceptorModules: [...WORKFLOW_INTERCEPTOR_MODULES, ...tracing.workflowInterceptorModules],
     logger: debugOnlyTemporalLogger(log.child({ component: 'bundler' })),
   });
   const common = {
@@ -72,7 +76,8 @@ async function main(): Promise<void> {
     namespace: config.TEMPORAL_NAMESPACE,
     workflowBundle,
     maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
-    interceptors: { activity: [observeActivities] },
+    interceptors: { activity: [observeActivities, ...tracing.activityInterceptors] },
+    sinks: tracing.sinks,
   };
   const workers = [
     await Worker.create({

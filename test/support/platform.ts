@@ -21,6 +21,9 @@ import { createTemporalEnv, testDb, Worker } from './env';
 import type { Logger as TemporalLogger } from '@temporalio/common';
 import type { Logger } from '../../observability/logger';
 import { observeActivities, WORKFLOW_INTERCEPTOR_MODULES } from '../../observability/temporal';
+import { startTracing, tracingClientInterceptors, workerTracing } from '../../observability/tracing';
+import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { Client } from '@temporalio/client';
 
 const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } as never;
 
@@ -44,8 +47,15 @@ export async function startTestPlatform(
     sdkMetricsAddress?: string;
     /** The dev server's `--metrics-port`, as TEMPORAL_METRICS_PORT sets it in npm start. */
     serverMetricsPort?: number;
+    /** Traces the API, the client, workflows and activities into this exporter (observability/tracing.ts). */
+    spanExporter?: SpanExporter;
   } = {},
 ): Promise<TestPlatform> {
+  const tracing = workerTracing(
+    options.spanExporter
+      ? startTracing({ serviceName: 'bilten-test', exporter: options.spanExporter })
+      : undefined,
+  );
   const env = await createTemporalEnv({
     logger: options.temporalLogger,
     sdkMetricsAddress: options.sdkMetricsAddress,
@@ -69,22 +79,30 @@ export async function startTestPlatform(
   server.removeAllListeners('request');
   // The API's own providers, as in `npm start`: it re-fetches payments for webhooks and serves the sandbox pages.
   const payments = createPaymentProviders(config, db);
-  server.on('request', createApp({ config, db, temporal: env.client, payments, logger: options.logger }));
+  // The API's client, as api/main.ts builds it: traced when tracing is on.
+  const temporal = new Client({
+    connection: env.connection,
+    namespace: env.namespace ?? 'default',
+    interceptors: tracingClientInterceptors(),
+  });
+  server.on('request', createApp({ config, db, temporal, payments, logger: options.logger }));
 
   // One bundle for every queue's worker, as workers/main.ts does.
   const workflowBundle = await bundleWorkflowCode({
     workflowsPath: require.resolve('../../workflows'),
-    workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES,
+    workflowInterceptorModules: [...WORKFLOW_INTERCEPTOR_MODULES, ...tracing.workflowInterceptorModules],
     logger: quiet,
   });
   // The interceptors workers/main.ts registers: activity outcome metrics and order ids on activity log lines.
-  const interceptors = { activity: [observeActivities] };
+  const interceptors = { activity: [observeActivities, ...tracing.activityInterceptors] };
+  const sinks = tracing.sinks;
   const worker = await Worker.create({
     connection: env.nativeConnection,
     namespace: env.namespace ?? 'default',
     taskQueue: CHECKOUT_TASK_QUEUE,
     workflowBundle,
     interceptors,
+    sinks,
     activities: createCheckoutQueueActivities(config, db, createPaymentProviders(config, db)),
   });
   // Fulfilment as in `npm start`: notifications through the outbox sandboxes, and NFT mints when the overrides
