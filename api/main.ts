@@ -32,7 +32,10 @@ async function main(): Promise<void> {
     log: (line) => log.warn(line),
   });
   const server = createApp({ config, db, temporal, payments }).listen(config.PORT, () =>
-    log.info({ port: config.PORT }, `listening on ${config.PUBLIC_BASE_URL}`),
+    log.info(
+      { port: config.PORT, node: process.version },
+      `listening on ${config.PUBLIC_BASE_URL} (Node ${process.version})`,
+    ),
   );
   const stop = () => {
     server.close(() => {

@@ -211,7 +211,9 @@ async function main(): Promise<void> {
       api.ready('[api] listening', 120_000),
       baselineWorker.ready('[baseline-worker] polling', 120_000),
     ]);
-    log(`stack up in ${((Date.now() - startedInfra) / 1000).toFixed(1)}s (logs under ${config.DATA_DIR})`);
+    log(
+      `stack up in ${((Date.now() - startedInfra) / 1000).toFixed(1)}s on Node ${process.version} (logs under ${config.DATA_DIR})`,
+    );
 
     const db = createDb(infra.databaseUrl, 4);
     stops.push(() => db.destroy());
@@ -552,7 +554,7 @@ async function main(): Promise<void> {
         subtitle:
           `${report.json.ticketsPerMinute} tickets/min, POST p95 ${report.json.checkoutP95Ms} ms, ` +
           `baseline ratio ${report.json.baselineRatio}, oversold ${report.json.oversold}; concurrency ` +
-          `${flags.concurrency}, ${cpus().length} cores`,
+          `${flags.concurrency}, ${cpus().length} cores, Node ${process.versions.node}`,
         phases,
         checkouts: sale.result.requests,
         baseline: [...base.result.requests, ...experiments.flatMap((e) => e.result.requests)],
@@ -562,7 +564,8 @@ async function main(): Promise<void> {
     );
     writeFileSync(
       join(resultsDir, `${runId}.json`),
-      JSON.stringify({ ...report.json, details: report.details }, null, 2) + '\n',
+      // Figures differ between Node lines, so every result names the one it was measured on.
+      JSON.stringify({ ...report.json, node: process.version, details: report.details }, null, 2) + '\n',
     );
     console.log(report.text);
     console.log(`[bench] chart: ${chartPath}`);

@@ -111,8 +111,12 @@ async function main(): Promise<void> {
     );
   }
   log.info(
-    { taskQueues: workers.map((w) => w.options.taskQueue), temporal: config.TEMPORAL_ADDRESS },
-    `polling task queues ${workers.map((w) => `"${w.options.taskQueue}"`).join(', ')} on ${config.TEMPORAL_ADDRESS}`,
+    {
+      taskQueues: workers.map((w) => w.options.taskQueue),
+      temporal: config.TEMPORAL_ADDRESS,
+      node: process.version,
+    },
+    `polling task queues ${workers.map((w) => `"${w.options.taskQueue}"`).join(', ')} on ${config.TEMPORAL_ADDRESS} (Node ${process.version})`,
   );
   // Worker.run handles SIGINT/SIGTERM itself: it stops polling, finishes running activities, then resolves.
   await Promise.all(workers.map((w) => w.run()));
