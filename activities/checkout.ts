@@ -2,10 +2,13 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { Knex } from 'knex';
 import type { Db } from '../db';
 import { businessMetrics } from '../observability/metrics';
+import { buyerHoldings, buyerTicketCaps } from '../db/holdings';
 import {
   FailureType,
   OrderReason,
   saleLedgerLines,
+  buyerTicketLimitBreach,
+  type BuyerContact,
   type CheckoutInput,
   type OrderStatus,
   type TicketView,
@@ -26,6 +29,8 @@ export interface CheckoutActivityDeps {
   db: Db;
   /** How many unpaid orders one buyer may hold seats for at once. */
   maxOpenHoldsPerBuyer: number;
+  /** How many tickets of one event one buyer may hold or own across orders (a ticket type may set its own). */
+  maxTicketsPerBuyerPerEvent?: number;
   /** Makes a new unguessable ticket code. */
   newTicketCode: () => string;
   /** Makes a new ticket id. */
@@ -74,10 +79,11 @@ export function createCheckoutActivities(deps: CheckoutActivityDeps) {
         const existing = await trx('orders').where({ id: order.orderId }).first('status', 'status_reason');
         if (existing) return existing.status === 'FAILED' ? (existing.status_reason as string) : 'HELD';
 
+        const contact = await contactOf(trx, order);
         await trx.raw(`INSERT INTO buyers (id, email, phone) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING`, [
           order.buyerId,
-          order.contact.email ?? null,
-          order.contact.phone ?? null,
+          contact.email ?? null,
+          contact.phone ?? null,
         ]);
         // Serialise one buyer's concurrent checkouts so the open-hold cap cannot be raced past.
         await trx.raw('SELECT 1 FROM buyers WHERE id = ? FOR UPDATE', [order.buyerId]);
@@ -87,8 +93,16 @@ export function createCheckoutActivities(deps: CheckoutActivityDeps) {
           .count({ n: '*' })
           .first();
         if (Number(open?.n ?? 0) >= deps.maxOpenHoldsPerBuyer) return OrderReason.OpenHoldLimit;
+        if (deps.maxTicketsPerBuyerPerEvent !== undefined) {
+          const breach = buyerTicketLimitBreach(
+            order.lines,
+            await buyerHoldings(trx, order.buyerId, order.eventId),
+            await buyerTicketCaps(trx, order.eventId, deps.maxTicketsPerBuyerPerEvent),
+          );
+          if (breach) return OrderReason.BuyerTicketLimit;
+        }
 
-        await insertOrder(trx, order, 'AWAITING_PAYMENT', expiresAt);
+        await insertOrder(trx, order, 'AWAITING_PAYMENT', expiresAt, undefined, contact);
         // Lock ticket types in a fixed order so two multi-type orders cannot deadlock.
         const lines = [...order.lines].sort((a, b) => a.ticketTypeId.localeCompare(b.ticketTypeId));
         for (const line of lines) {
@@ -120,6 +134,13 @@ export function createCheckoutActivities(deps: CheckoutActivityDeps) {
     if (outcome === OrderReason.OpenHoldLimit) {
       await db.transaction((trx) => insertOrder(trx, order, 'FAILED', null, OrderReason.OpenHoldLimit));
       throw ApplicationFailure.nonRetryable('too many unpaid orders are holding seats', FailureType.OpenHoldLimit);
+    }
+    if (outcome === OrderReason.BuyerTicketLimit) {
+      await db.transaction((trx) => insertOrder(trx, order, 'FAILED', null, OrderReason.BuyerTicketLimit));
+      throw ApplicationFailure.nonRetryable(
+        'the buyer would hold more tickets of this event than allowed',
+        FailureType.BuyerTicketLimit,
+      );
     }
     if (outcome !== 'HELD')
       throw ApplicationFailure.nonRetryable(`order already failed: ${outcome}`, outcomeType(outcome));
@@ -267,7 +288,23 @@ class SoldOutSignal extends Error {}
 function outcomeType(reason: string): string {
   if (reason === OrderReason.SoldOut) return FailureType.SoldOut;
   if (reason === OrderReason.OpenHoldLimit) return FailureType.OpenHoldLimit;
+  if (reason === OrderReason.BuyerTicketLimit) return FailureType.BuyerTicketLimit;
   return FailureType.InvalidOrder;
+}
+
+/**
+ * The buyer's contact: from the input when an older workflow carried it there, otherwise from the checkout
+ * request the API recorded (so no workflow history holds it).
+ */
+async function contactOf(trx: Knex.Transaction, order: CheckoutInput): Promise<BuyerContact> {
+  if (order.contact) return order.contact;
+  const request = await trx('checkout_requests')
+    .where({ order_id: order.orderId })
+    .first('contact_email', 'contact_phone');
+  return {
+    ...(request?.contact_email ? { email: request.contact_email as string } : {}),
+    ...(request?.contact_phone ? { phone: request.contact_phone as string } : {}),
+  };
 }
 
 async function insertOrder(
@@ -276,7 +313,9 @@ async function insertOrder(
   status: OrderStatus,
   expiresAt: string | null,
   reason?: string,
+  knownContact?: BuyerContact,
 ): Promise<void> {
+  const contact = knownContact ?? (await contactOf(trx, order));
   const inserted = await trx('orders')
     .insert({
       id: order.orderId,
@@ -290,8 +329,8 @@ async function insertOrder(
       total_minor: order.total.amountMinor,
       currency: order.total.currency,
       payment_method: order.payment.method,
-      contact_email: order.contact.email ?? null,
-      contact_phone: order.contact.phone ?? null,
+      contact_email: contact.email ?? null,
+      contact_phone: contact.phone ?? null,
       wallet_address: order.walletAddress ?? null,
       expires_at: expiresAt,
     })
@@ -321,17 +360,18 @@ async function setOrderStatus(
   await trx('orders')
     .where({ id: orderId })
     .update({ status, status_reason: reason ?? null, updated_at: trx.fn.now() });
+  // The reason is the business code buyers see; the detail (provider errors, who cancelled) is for staff only.
   await trx('order_status_history')
-    .insert({ order_id: orderId, status, reason: detail ? `${reason ?? ''}: ${detail}` : (reason ?? null) })
+    .insert({ order_id: orderId, status, reason: reason ?? null, detail: detail ?? null })
     .onConflict(['order_id', 'status'])
     .ignore();
 }
 
+/** A ticket as workflows see it: ids and status, never the entry code (the API reads that from Postgres). */
 function toTicketView(row: Record<string, unknown>): TicketView {
   return {
     ticketId: row.id as string,
     ticketTypeId: row.ticket_type_id as string,
-    code: row.code as string,
     status: row.status as string,
   };
 }

@@ -110,6 +110,29 @@ export function createNotificationActivities(deps: NotificationActivityDeps) {
     };
   }
 
+  /** A payout notice's recipient and data, read from the payout and its organizer (never from the history). */
+  async function payoutNotice(
+    payoutId: string,
+  ): Promise<{ to: { email?: string }; data: Record<string, unknown> }> {
+    const payout = await db('payouts as p')
+      .join('organizers as o', 'o.id', 'p.organizer_id')
+      .where('p.id', payoutId)
+      .first('p.id', 'p.organizer_id', 'p.amount_minor', 'p.currency', 'p.provider_ref', 'o.name', 'o.email');
+    if (!payout) throw ApplicationFailure.nonRetryable(`no payout ${payoutId}`, FailureType.MessageRejected);
+    const currency = (payout.currency as string).trim();
+    return {
+      to: payout.email ? { email: payout.email as string } : {},
+      data: {
+        payoutId,
+        organizerId: payout.organizer_id,
+        organizerName: payout.name,
+        amount: `${minorToDecimalString(Number(payout.amount_minor), currency)} ${currency}`,
+        transferId: payout.provider_ref,
+        payoutUrl: `${deps.publicBaseUrl}/v1/organizers/${payout.organizer_id as string}/payouts/${payoutId}`,
+      },
+    };
+  }
+
   /**
    * Writes one outbox row per channel that has a recipient, each with its deterministic id, and returns their
    * ids. A retry (or a second workflow for the same message) finds the rows already there and changes nothing.
@@ -122,6 +145,18 @@ export function createNotificationActivities(deps: NotificationActivityDeps) {
       const confirmation = await orderConfirmation(input.orderId);
       to = input.to ?? confirmation.to;
       data = { ...confirmation.data, ...input.data };
+    } else if (input.orderId && !input.to) {
+      // Any other message about an order (a refund) goes to the order's contact, read here, never from a history.
+      const order = await db('orders').where({ id: input.orderId }).first('contact_email', 'contact_phone');
+      to = {
+        ...(order?.contact_email ? { email: order.contact_email as string } : {}),
+        ...(order?.contact_phone ? { phone: order.contact_phone as string } : {}),
+      };
+    }
+    if (input.kind === MessageKind.PayoutPaid) {
+      const notice = await payoutNotice(input.key);
+      to = input.to ?? notice.to;
+      data = { ...notice.data, ...input.data };
     }
     const rows: Array<Record<string, unknown>> = [];
     const row = (channel: MessageChannel, recipient: string, payload: Record<string, unknown>) => ({

@@ -1,8 +1,11 @@
 import { Client, Connection } from '@temporalio/client';
 import { loadConfig, sandboxedProviders } from '../config';
 import { createDb } from '../db';
-import { createPaymentProviders } from '../workers/providers';
+import { createPaymentProviders } from '../providers';
+import { platformDataConverter } from '../temporal/payload-codec';
+import { temporalConnectionOptions } from '../workers/temporal-connection';
 import { createApp } from './app';
+import { answerMalformedHttp } from './problems';
 import { logger } from '../observability/logger';
 import { startTracing, tracingClientInterceptors } from '../observability/tracing';
 
@@ -17,10 +20,11 @@ async function main(): Promise<void> {
   if (!config.TEMPORAL_ADDRESS) throw new Error('TEMPORAL_ADDRESS is required by the API (npm start sets it)');
   if (!config.DATABASE_URL) throw new Error('DATABASE_URL is required by the API (npm start sets it)');
   const db = createDb(config.DATABASE_URL, config.DB_POOL_MAX);
-  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+  const connection = await Connection.connect(temporalConnectionOptions(config));
   const temporal = new Client({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
+    dataConverter: platformDataConverter(config),
     interceptors: tracingClientInterceptors(),
   });
   const sandboxed = sandboxedProviders(config);
@@ -37,6 +41,7 @@ async function main(): Promise<void> {
       `listening on ${config.PUBLIC_BASE_URL} (Node ${process.version})`,
     ),
   );
+  answerMalformedHttp(server);
   const stop = () => {
     server.close(() => {
       void Promise.all([connection.close(), db.destroy(), tracing?.shutdown()]).then(() => process.exit(0));

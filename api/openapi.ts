@@ -66,7 +66,7 @@ export const moneySchema = z
 /** An order's statuses, as the contract lists them. */
 export const orderStatusSchema = z.enum(ORDER_STATUSES);
 
-type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
+type Method = 'get' | 'post' | 'put' | 'patch' | 'delete' | 'options';
 const documented = new Map<string, { method: Method; path: string; doc: RouteDoc }>();
 
 /** An Express path (`/v1/checkouts/:orderId`) as an OpenAPI path (`/v1/checkouts/{orderId}`). */

@@ -17,8 +17,19 @@ export interface TicketDetails {
   nft: { status: string; tokenId: string | null; txHash: string | null; mintedAt: string | null } | null;
 }
 
-/** The order view with full ticket details. */
-export type OrderDetails = Omit<CheckoutView, 'tickets'> & { tickets: TicketDetails[] };
+/** A refund of the order, as the order shows it. */
+export interface OrderRefundSummary {
+  refundId: string;
+  status: string;
+  amountMinor: number;
+  ticketIds: string[];
+}
+
+/** The order view with full ticket details, and its refunds once it has any. */
+export type OrderDetails = Omit<CheckoutView, 'tickets'> & {
+  tickets: TicketDetails[];
+  refunds?: OrderRefundSummary[];
+};
 
 /**
  * The order id is derived from the buyer and their Idempotency-Key, so the same key always names the same
@@ -67,10 +78,14 @@ export async function loadOrderDetails(
 ): Promise<(OrderDetails & { buyerId: string }) | null> {
   const order = await db('orders').where({ id: orderId }).first();
   if (!order) return null;
-  const [payment, tickets, history] = await Promise.all([
+  const [payment, tickets, history, refunds] = await Promise.all([
     db('payments').where({ order_id: orderId }).orderBy('created_at', 'desc').first(),
     db('tickets').where({ order_id: orderId }).orderBy('id'),
     db('order_status_history').where({ order_id: orderId }).orderBy('id'),
+    db('refunds')
+      .where({ order_id: orderId })
+      .orderBy('created_at')
+      .select('id', 'status', 'amount_minor', 'ticket_ids'),
   ]);
   return {
     buyerId: order.buyer_id,
@@ -86,6 +101,12 @@ export async function loadOrderDetails(
       ...(payment?.hosted_url ? { hostedUrl: payment.hosted_url } : {}),
     },
     tickets: await Promise.all(tickets.map(toTicketDetails)),
+    refunds: refunds.map((r) => ({
+      refundId: r.id as string,
+      status: r.status as string,
+      amountMinor: Number(r.amount_minor),
+      ticketIds: (r.ticket_ids as string[] | null) ?? [],
+    })),
     history: history.map(
       (h): OrderHistoryEntry => ({
         at: new Date(h.at).toISOString(),

@@ -68,3 +68,28 @@ export const problemHandler: ErrorRequestHandler = (err, req, res, _next) => {
   (req.log ?? logger.child({ component: 'api' })).error({ err }, `${req.method} ${req.originalUrl} failed`);
   sendProblem(res, new Problem(500, 'internal', 'Internal Server Error', 'something went wrong on our side'));
 };
+
+/**
+ * Requests Node cannot even parse (bad request line, headers too large, a broken chunk) never reach Express:
+ * answer them as problem+json too, instead of Node's bare 400 or 431, then close the connection.
+ */
+export function answerMalformedHttp(server: import('node:http').Server): void {
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: import('node:stream').Duplex) => {
+    if (!socket.writable || (socket as { _httpMessage?: unknown })._httpMessage) return void socket.destroy();
+    const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+    const timedOut = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+    const status = tooLarge ? 431 : timedOut ? 408 : 400;
+    const title = tooLarge ? 'Request Header Fields Too Large' : timedOut ? 'Request Timeout' : 'Bad Request';
+    const slug = tooLarge ? 'headers-too-large' : timedOut ? 'request-timeout' : 'malformed-http';
+    const body = JSON.stringify({
+      type: problemType(slug),
+      title,
+      status,
+      detail: tooLarge ? 'the request headers are too large' : 'the request is not valid HTTP',
+    });
+    socket.end(
+      `HTTP/1.1 ${status} ${title}\r\nContent-Type: application/problem+json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  });
+}

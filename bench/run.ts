@@ -63,6 +63,7 @@ interface Flags {
   /** CPU-profile the checkout worker and break its time down by package over the flash sale. */
   profile: boolean;
   keepData: boolean;
+  temporal: 'dev' | 'cluster';
 }
 
 function readFlags(): Flags {
@@ -79,8 +80,12 @@ function readFlags(): Flags {
       experiments: { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
       'keep-data': { type: 'boolean', default: false },
+      // `cluster`: the same sale and baseline on a Temporal cluster on Postgres (four service processes).
+      temporal: { type: 'string', default: 'dev' },
     },
   });
+  if (values.temporal !== 'dev' && values.temporal !== 'cluster')
+    throw new Error(`--temporal must be dev or cluster, got ${values.temporal}`);
   const int = (name: string, raw: string | undefined, fallback: number, min = 1) => {
     if (raw === undefined) return fallback;
     const n = Number(raw);
@@ -102,6 +107,7 @@ function readFlags(): Flags {
     experiments: values.experiments ?? false,
     profile: values.profile ?? false,
     keepData: values['keep-data'] ?? false,
+    temporal: values.temporal,
   };
 }
 
@@ -160,7 +166,7 @@ async function main(): Promise<void> {
   // In-process workers log at INFO by default; only warnings belong in a benchmark's output.
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const flags = readFlags();
-  const env: NodeJS.ProcessEnv = { ...process.env, ...BENCH_ENV };
+  const env: NodeJS.ProcessEnv = { ...process.env, ...BENCH_ENV, TEMPORAL_MODE: flags.temporal };
   const config = loadConfig(env);
   const dataDir = resolve(config.DATA_DIR);
   const runId = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
@@ -224,7 +230,14 @@ async function main(): Promise<void> {
 
     const t0 = Date.now();
     const components: Component[] = [
-      { name: 'temporal', pid: () => temporalPid, withDescendants: true },
+      // On a cluster, each Temporal service is a process of its own: the CPU split says which one works.
+      ...(infra.temporalServices
+        ? Object.entries(infra.temporalServices).map(([service, pid]) => ({
+            name: `temporal-${service}`,
+            pid,
+            withDescendants: false,
+          }))
+        : [{ name: 'temporal', pid: () => temporalPid, withDescendants: true }]),
       { name: 'postgres', pid: () => postgresPid, withDescendants: true },
       { name: 'worker', pid: () => worker.child.pid, withDescendants: false },
       { name: 'api', pid: () => api.child.pid, withDescendants: false },
@@ -272,7 +285,7 @@ async function main(): Promise<void> {
         });
       const buy = async (i: number) => {
         const sub = `bench_${runId}_${label}_${i}`;
-        const token = issueToken(config.AUTH_JWT_SECRET, { sub, role: 'buyer' }, 3600);
+        const token = issueToken(config, { sub, role: 'buyer' }, 3600);
         const started = performance.now();
         let status: number;
         // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the API's JSON, read field by field
@@ -794,6 +807,7 @@ function summarize(input: {
     seats: flags.seats,
     buyers: flags.buyers,
     quick: process.env.BENCH_QUICK === '1',
+    temporal: flags.temporal,
   };
   const details = {
     runId: input.runId,
@@ -849,7 +863,7 @@ function summarize(input: {
       .join(', ');
   const lines = [
     '',
-    `Flash sale (${input.runId}): ${flags.buyers} buyers, ${flags.seats} seats, concurrency ${flags.concurrency}`,
+    `Flash sale (${input.runId}) on the Temporal ${flags.temporal === 'cluster' ? 'cluster (Postgres, 4 services)' : 'dev server'}: ${flags.buyers} buyers, ${flags.seats} seats, concurrency ${flags.concurrency}`,
     `  tickets sold           ${s.tickets} in ${details.sale.windowSeconds}s${soldOutEarly ? ' (sold out)' : ''}; ${s.soldOut} sold-out answers; ${json.errors} errors`,
     `  tickets/minute         ${ticketsPerMinute}  (target 10000: ${target(ticketsPerMinute >= 10_000)})`,
     `  POST /v1/checkouts     p50 ${post.p50} ms, p95 ${post.p95} ms, p99 ${post.p99} ms, orders only (p95 target 200: ${target(post.p95 < 200)})`,

@@ -9,14 +9,27 @@ export const DEMO = {
     vip: 'tt_demo_vip',
   },
   buyerId: 'buyer_demo',
+  /** The demo organizer's Stripe Connect account (a sandbox account without STRIPE_SECRET_KEY). */
+  stripeAccountId: 'acct_demo_organizer',
 } as const;
 
 /** Inserts the demo organizer, event and ticket types unless they exist. */
 export async function seedDemo(db: Db): Promise<void> {
   await db('organizers')
-    .insert({ id: DEMO.organizerId, name: 'Bilten Demo Promotions', currency: 'USD' })
+    .insert({
+      id: DEMO.organizerId,
+      name: 'Bilten Demo Promotions',
+      currency: 'USD',
+      email: 'payouts@demo.bilten.dev',
+      stripe_account_id: DEMO.stripeAccountId,
+    })
     .onConflict('id')
     .ignore();
+  // Organizers seeded before payouts existed get their connected account and contact now.
+  await db('organizers')
+    .where({ id: DEMO.organizerId })
+    .whereNull('stripe_account_id')
+    .update({ stripe_account_id: DEMO.stripeAccountId, email: 'payouts@demo.bilten.dev' });
   await db('events')
     .insert({
       id: DEMO.eventId,

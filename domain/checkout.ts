@@ -8,6 +8,13 @@ import type { OrderLine } from './pricing';
 export type PaymentChoice = { method: 'card'; paymentMethodId: string } | { method: 'crypto' };
 export type PaymentMethodName = PaymentChoice['method'];
 
+/**
+ * How the buyer pays, as the checkout workflow's input carries it. The API keeps the card's PaymentMethod id in
+ * Postgres (`checkout_requests`) and leaves it out here, so no history holds it; inputs recorded before that
+ * still carry it.
+ */
+export type CheckoutPayment = { method: 'card'; paymentMethodId?: string } | { method: 'crypto' };
+
 /** Where the buyer wants to hear about the order. Never put these into search attributes. */
 export interface BuyerContact {
   email?: string;
@@ -25,8 +32,12 @@ export interface CheckoutInput {
   requestHash: string;
   lines: OrderLine[];
   total: Money;
-  payment: PaymentChoice;
-  contact: BuyerContact;
+  payment: CheckoutPayment;
+  /**
+   * Absent: the buyer's contact is in Postgres (`checkout_requests`) and activities read it there, so no history
+   * holds it. `{}`: the buyer gave none. Inputs recorded before that carry the contact itself.
+   */
+  contact?: BuyerContact;
   walletAddress?: string;
   /** How long seats stay held while payment is outstanding. */
   holdTtlMs: number;
@@ -55,7 +66,8 @@ export type PaymentStatus =
 export interface TicketView {
   ticketId: string;
   ticketTypeId: string;
-  code: string;
+  /** The entry code: read from Postgres by the API, never carried in a workflow (older histories have it). */
+  code?: string;
   status: string;
 }
 
@@ -103,12 +115,14 @@ export function checkoutWorkflowId(orderId: string): string {
   return `checkout-${orderId}`;
 }
 
-/** A crypto payment that arrived after its checkout ended unpaid: issue the tickets, or owe the money back. */
+/** A payment that arrived after its checkout ended unpaid: issue the tickets, or give the money back. */
 export interface LatePaymentInput {
   orderId: string;
   provider: PaymentOutcome['provider'];
-  /** The provider's object id (the charge) that was paid. */
+  /** The provider's object id (the charge or PaymentIntent) that was paid. */
   paymentRef: string;
+  /** The order's ids, for the fulfilment that follows issued tickets (absent in workflows started before it). */
+  order?: { eventId: string; buyerId: string; organizerId: string; walletAddress?: string };
 }
 
 /** How a late payment was settled. */
@@ -131,6 +145,8 @@ export const SearchAttributes = {
   OrderStatus: defineSearchAttributeKey('OrderStatus', SearchAttributeType.KEYWORD),
   PaymentMethod: defineSearchAttributeKey('PaymentMethod', SearchAttributeType.KEYWORD),
   AmountMinor: defineSearchAttributeKey('AmountMinor', SearchAttributeType.INT),
+  /** Where a payout stands, for finance staff: `PayoutStatus="AWAITING_APPROVAL"`. */
+  PayoutStatus: defineSearchAttributeKey('PayoutStatus', SearchAttributeType.KEYWORD),
 } as const;
 
 /** The same keys as `name=Type` pairs, as the Temporal CLI's `--search-attribute` flag takes them. */

@@ -11,8 +11,12 @@ export const FailureType = {
   TicketIssuanceFailed: 'TicketIssuanceFailed',
   SeatsLost: 'SeatsLost',
   OpenHoldLimit: 'OpenHoldLimit',
+  /** The buyer would hold or own more tickets of an event than the per-buyer cap allows. */
+  BuyerTicketLimit: 'BuyerTicketLimit',
   /** A provider refused a message for good (bad address, unknown template): retrying cannot help. */
   MessageRejected: 'MessageRejected',
+  /** The payouts provider refused a transfer for good (no such account, insufficient balance). */
+  PayoutRefused: 'PayoutRefused',
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
 
@@ -32,6 +36,8 @@ export const OrderReason = {
   PaymentFailed: 'PAYMENT_FAILED',
   HoldExpired: 'HOLD_EXPIRED',
   CancelledByBuyer: 'CANCELLED_BY_BUYER',
+  CancelledBySupport: 'CANCELLED_BY_SUPPORT',
+  BuyerTicketLimit: 'BUYER_TICKET_LIMIT',
   TicketIssuanceFailed: 'TICKET_ISSUANCE_FAILED',
   SeatsLost: 'SEATS_LOST',
   PaidLate: 'PAID_AFTER_EXPIRY',

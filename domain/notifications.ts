@@ -11,6 +11,8 @@ export type MessageChannel = (typeof MESSAGE_CHANNELS)[number];
 /** What a message is about. Later flows add theirs here, with an SMS text below. */
 export const MessageKind = {
   OrderConfirmed: 'order-confirmed',
+  /** An organizer's payout left for its bank account; recipients and data are read from the payout. */
+  PayoutPaid: 'payout-paid',
 } as const;
 export type MessageKind = (typeof MessageKind)[keyof typeof MessageKind] | (string & {});
 

@@ -27,7 +27,7 @@ export const httpMetrics = {
   }),
   rateLimited: new Counter({
     name: 'bilten_rate_limited_total',
-    help: 'Requests refused with 429 by a rate limit, by limit (subject, ip) and route template',
+    help: 'Requests refused with 429 by a rate limit, by limit (ip, anonymous, subject) and route template',
     labelNames: ['limit', 'route'] as const,
     registers: [registry],
   }),

@@ -20,6 +20,7 @@ import { startPostgres, type PostgresHandle } from './postgres';
 import { findOrInstallTemporalCli } from './temporal-cli';
 import { startConfiguredDevServer } from './infrastructure';
 import type { TemporalDevServer } from './temporal-server';
+import { clusterFaults, startChaosCluster } from './chaos-cluster';
 
 const log = (line: string) => console.log(`[chaos ${new Date().toISOString().slice(11, 19)}] ${line}`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -76,6 +77,8 @@ async function main(): Promise<void> {
       kills: { type: 'string', default: '12' },
       concurrency: { type: 'string', default: '4' },
       seed: { type: 'string' },
+      // `cluster`: on a Temporal cluster on Postgres, killing its history and matching services (chaos-cluster.ts).
+      temporal: { type: 'string', default: 'dev' },
     },
   });
   const duration = Number(values.duration);
@@ -104,9 +107,11 @@ async function main(): Promise<void> {
   const migrator = createDb(postgres.url, 2);
   await migrateLatest(migrator);
   await migrator.destroy();
-  const cliPath = await findOrInstallTemporalCli(log);
+  const cluster =
+    values.temporal === 'cluster' ? await startChaosCluster(config, postgres.url, dataDir, log) : undefined;
+  const cliPath = cluster ? '' : await findOrInstallTemporalCli(log);
   const startTemporal = () => startConfiguredDevServer(config, cliPath, dataDir);
-  let temporal: TemporalDevServer = await startTemporal();
+  let temporal: Pick<TemporalDevServer, 'address' | 'stop'> = cluster ?? (await startTemporal());
   cleanups.push(() => temporal.stop());
   const childEnv = { ...env, DATABASE_URL: postgres.url, TEMPORAL_ADDRESS: temporal.address };
 
@@ -190,7 +195,7 @@ async function main(): Promise<void> {
       roll < 0.8 ? 'pm_card_visa' : roll < 0.9 ? 'pm_card_chargeDeclined' : 'pm_card_threeDSecure2Required';
     const outcome: Outcome = { key: `chaos-${i}`, buyer: `chaos_buyer_${seed}_${i}`, method, attempts: 0 };
     outcomes.push(outcome);
-    const token = issueToken(config.AUTH_JWT_SECRET, { sub: outcome.buyer, role: 'buyer' }, 3600);
+    const token = issueToken(config, { sub: outcome.buyer, role: 'buyer' }, 3600);
     const body = JSON.stringify({
       eventId,
       items: [{ ticketTypeId, quantity: 1 + Math.floor(random() * 2) }],
@@ -247,7 +252,15 @@ async function main(): Promise<void> {
             run: () => worker.kill(),
           },
     ),
-    { at: duration * 0.4, name: 'kill -9 and restart the Temporal dev server', run: () => restartTemporal() },
+    ...(cluster
+      ? clusterFaults(cluster, duration)
+      : [
+          {
+            at: duration * 0.4,
+            name: 'kill -9 and restart the Temporal dev server',
+            run: () => restartTemporal(),
+          },
+        ]),
     { at: duration * 0.7, name: 'stop Postgres for 20 s', run: () => stopPostgres(20_000) },
   ].sort((a, b) => a.at - b.at);
   const started = Date.now();
@@ -353,6 +366,7 @@ async function main(): Promise<void> {
     workerDeaths: deaths.worker,
     apiDeaths: deaths.api,
     chargesCaughtInFlight: chargesCaughtInFlight.length,
+    temporal: cluster ? 'cluster: history and matching killed' : 'dev server: killed and restarted',
     temporalRestarts: 1,
     postgresOutageSeconds: 20,
     problems,

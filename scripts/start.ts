@@ -10,6 +10,7 @@ import { temporal } from '@temporalio/proto';
 import { CHECKOUT_TASK_QUEUE } from '../domain';
 import { startLocalChain, type LocalChain } from './local-chain';
 import { logger } from '../observability/logger';
+import { temporalConnectionOptions, type TemporalConnectionOptions } from '../workers/temporal-connection';
 
 const startLog = logger.child({ component: 'start' });
 const log = (line: string) => startLog.info(line);
@@ -48,8 +49,12 @@ function supervise(name: string, script: string, env: NodeJS.ProcessEnv) {
 }
 
 /** Ready means a buyer's checkout would run now: a worker polls the checkout task queue. */
-async function waitForWorker(address: string, namespace: string, timeoutMs: number): Promise<void> {
-  const connection = await Connection.connect({ address });
+async function waitForWorker(
+  target: TemporalConnectionOptions,
+  namespace: string,
+  timeoutMs: number,
+): Promise<void> {
+  const connection = await Connection.connect(target);
   try {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
@@ -89,12 +94,8 @@ function banner(
   startedAt: number,
   chain: LocalChain | null,
 ): string {
-  const token = issueToken(config.AUTH_JWT_SECRET, { sub: DEMO.buyerId, role: 'buyer' }, 7 * 24 * 3600);
-  const staff = issueToken(
-    config.AUTH_JWT_SECRET,
-    { sub: 'door_1', role: 'support', event: DEMO.eventId },
-    7 * 24 * 3600,
-  );
+  const token = issueToken(config, { sub: DEMO.buyerId, role: 'buyer' }, 7 * 24 * 3600);
+  const staff = issueToken(config, { sub: 'door_1', role: 'staff', event: DEMO.eventId }, 7 * 24 * 3600);
   const api = config.PUBLIC_BASE_URL;
   const body = JSON.stringify({
     eventId: DEMO.eventId,
@@ -113,7 +114,8 @@ function banner(
     '',
     `Bilten is ready (${((Date.now() - startedAt) / 1000).toFixed(1)}s)`,
     `  API           ${api}`,
-    `  Temporal UI   ${temporalUiUrl ?? '(external cluster: see its own UI)'}`,
+    `  Temporal UI   ${temporalUiUrl ?? (config.TEMPORAL_ADDRESS ? '(external cluster: see its own UI)' : '(no UI server: see the log above)')}`,
+    `  Temporal      ${config.TEMPORAL_ADDRESS ? config.TEMPORAL_ADDRESS : config.TEMPORAL_MODE === 'cluster' ? 'cluster on Postgres: frontend, history, matching, worker' : 'CLI dev server (SQLite)'}`,
     `  Sandboxed     ${sandboxed.length ? sandboxed.join(', ') : 'none: real providers'}`,
     `  Organizer     ${DEMO.organizerId}`,
     `  Event         ${DEMO.eventId}`,
@@ -134,6 +136,8 @@ function banner(
     `  Scan key      ${api}/v1/tickets/signing-keys`,
     `  Door scan     curl -sS -X POST ${api}/v1/scans -H "Authorization: Bearer ${staff}" \\`,
     `                  -H "Content-Type: application/json" -d '{"code":"<ticket code>"}'`,
+    `  Scan pack     curl -sS ${api}/v1/events/${DEMO.eventId}/scan-pack -H "Authorization: Bearer ${staff}"`,
+    `  Attendance    curl -sS ${api}/v1/events/${DEMO.eventId}/attendance -H "Authorization: Bearer ${staff}"`,
     '',
     'Ctrl-C stops everything.',
     '',
@@ -191,7 +195,11 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void shutdown());
 
   await waitUntilReady(`http://127.0.0.1:${config.PORT}/readyz`, 120_000);
-  await waitForWorker(infra.temporalAddress, config.TEMPORAL_NAMESPACE, 120_000);
+  await waitForWorker(
+    temporalConnectionOptions(config, infra.temporalAddress),
+    config.TEMPORAL_NAMESPACE,
+    120_000,
+  );
   // The banner is for the person at the terminal (a token and a curl to copy), not a log line.
   process.stdout.write(banner(config, infra.temporalUiUrl, startedAt, chain) + '\n');
   startLog.info(

@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTE_FLAGS, SearchAttributes } from '../domain';
 import { temporal } from '@temporalio/proto';
+import type { TemporalConnectionOptions } from '../workers/temporal-connection';
 
 /** A running Temporal dev server started by us. */
 export interface TemporalDevServer {
@@ -25,6 +26,8 @@ export async function startTemporalDevServer(options: {
   namespace: string;
   /** The server's Prometheus metrics port (`--metrics-port`); 0 or absent: none. */
   metricsPort?: number;
+  /** Where the Web UI sends encrypted payloads to be shown decoded (the browser calls it). */
+  codecEndpoint?: string;
 }): Promise<TemporalDevServer> {
   mkdirSync(dirname(options.dbFile), { recursive: true });
   const out = openSync(options.logFile, 'a');
@@ -58,6 +61,7 @@ export async function startTemporalDevServer(options: {
     ...SEARCH_ATTRIBUTE_FLAGS.flatMap((flag) => ['--search-attribute', flag]),
     // The server's own metrics (service latencies, persistence, task queues) for Prometheus and the dashboard.
     ...(options.metricsPort ? ['--metrics-port', String(options.metricsPort)] : []),
+    ...(options.codecEndpoint ? ['--ui-codec-endpoint', options.codecEndpoint] : []),
   ];
   const child = spawn(options.cliPath, args, { stdio: ['ignore', out, out] });
   let exited: number | null = null;
@@ -96,11 +100,11 @@ export async function startTemporalDevServer(options: {
  * Some hosted clusters refuse the operator API; then support staff must add them once by hand, as said.
  */
 export async function ensureSearchAttributes(
-  address: string,
+  target: string | TemporalConnectionOptions,
   namespace: string,
   log: (line: string) => void,
 ): Promise<void> {
-  const connection = await Connection.connect({ address });
+  const connection = await Connection.connect(typeof target === 'string' ? { address: target } : target);
   try {
     const existing = await connection.operatorService.listSearchAttributes({ namespace });
     const known = new Set(Object.keys(existing.customAttributes ?? {}));

@@ -38,7 +38,7 @@ describe('POST /v1/checkouts', () => {
     expect(res.body.tickets).toHaveLength(2);
 
     const orderId: string = res.body.orderId;
-    const handle = platform.env.client.workflow.getHandle(checkoutWorkflowId(orderId));
+    const handle = platform.client.workflow.getHandle(checkoutWorkflowId(orderId));
     await handle.result();
     await recordHistory('checkout-v1-api-card-paid', handle);
     await recordHistory('checkout-v3-api-card-paid-local-db-steps', handle);
@@ -53,7 +53,7 @@ describe('POST /v1/checkouts', () => {
     // Support staff find the order in the Temporal UI by its search attributes.
     const found: string[] = [];
     for (let i = 0; i < 50 && found.length === 0; i++) {
-      for await (const wf of platform.env.client.workflow.list({
+      for await (const wf of platform.client.workflow.list({
         query: `OrderId="${orderId}" AND OrderStatus="PAID"`,
       })) {
         found.push(wf.workflowId);

@@ -3,6 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { createCheckoutActivities } from '../activities/checkout';
 import type { createPaymentActivities } from '../activities/payments';
+import type { createRefundActivities } from '../activities/refunds';
 import {
   awaitPlacementUpdate,
   cancelCheckoutUpdate,
@@ -27,7 +28,12 @@ import { createTemporalEnv, uid, Worker, workerOptions } from './support/env';
 import { recordHistory } from './support/histories';
 import { checkoutInput } from './support/orders';
 
-type Activities = ReturnType<typeof createCheckoutActivities> & ReturnType<typeof createPaymentActivities>;
+type Activities = ReturnType<typeof createCheckoutActivities> &
+  ReturnType<typeof createPaymentActivities> &
+  Pick<
+    ReturnType<typeof createRefundActivities>,
+    'voidOrRefundPayment' | 'recordRefundOwed' | 'refundLatePayment'
+  >;
 
 let env: TestWorkflowEnvironment;
 let bundle: Awaited<ReturnType<typeof import('@temporalio/worker').bundleWorkflowCode>>;
@@ -78,6 +84,7 @@ function fakeActivities(overrides: Overrides = {}) {
     })),
     voidOrRefundPayment: record('voidOrRefundPayment', () => ({ outcome: 'canceled' as const })),
     recordRefundOwed: record('recordRefundOwed', ({ orderId }) => ({ refundId: `ref_${orderId}` })),
+    refundLatePayment: record('refundLatePayment', ({ orderId }) => ({ refundId: `ref_${orderId}` })),
   };
   const wrapped = Object.fromEntries(
     Object.entries(overrides).map(([name, fn]) => [name, record(name, fn as (i: unknown) => unknown)]),

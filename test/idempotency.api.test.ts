@@ -52,7 +52,7 @@ async function footprint(orderId: string) {
     platform.db('sandbox_card_intents').where({ order_id: orderId }).count({ n: '*' }).first(),
     platform.db('payments').where({ order_id: orderId }).count({ n: '*' }).first(),
     platform.db('tickets').where({ order_id: orderId }).count({ n: '*' }).first(),
-    platform.env.client.workflow.count(`WorkflowId="${checkoutWorkflowId(orderId)}"`),
+    platform.client.workflow.count(`WorkflowId="${checkoutWorkflowId(orderId)}"`),
   ]);
   return {
     orders: Number(orders?.n),

@@ -152,7 +152,7 @@ describe('NFT tickets on a local anvil chain', () => {
     }
 
     // The confirmation went out through the outbox, and the Temporal UI lists all three workflows by OrderId.
-    const client = platform.env.client;
+    const client = platform.client;
     await client.workflow.getHandle(messageWorkflowId(MessageKind.OrderConfirmed, orderId)).result();
     const outbox = await platform.db('notifications').where({ order_id: orderId }).orderBy('channel');
     expect(outbox.map((m) => [m.channel, m.status])).toEqual([
@@ -206,10 +206,10 @@ describe('NFT tickets on a local anvil chain', () => {
     expect(res.body.status).toBe('PAID');
     expect(answeredInMs).toBeLessThan(5_000);
     const orderId: string = res.body.orderId;
-    await platform.env.client.workflow.getHandle(checkoutWorkflowId(orderId)).result();
+    await platform.client.workflow.getHandle(checkoutWorkflowId(orderId)).result();
 
     // The mint keeps failing against the dead chain and backs off; the ticket waits as PENDING.
-    const mint = platform.env.client.workflow.getHandle(nftMintWorkflowId(orderId));
+    const mint = platform.client.workflow.getHandle(nftMintWorkflowId(orderId));
     for (let attempt = 0; ; attempt++) {
       const { pendingActivities } = await mint.describe().then((d) => d.raw);
       if ((pendingActivities?.[0]?.attempt ?? 0) >= 2) break;

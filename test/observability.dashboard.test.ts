@@ -93,7 +93,7 @@ beforeAll(async () => {
     },
   });
   expect(res.status).toBe(201);
-  await platform.env.client.workflow.getHandle(checkoutWorkflowId(res.body.orderId)).result();
+  await platform.client.workflow.getHandle(checkoutWorkflowId(res.body.orderId)).result();
 }, 180_000);
 afterAll(async () => {
   await new Promise((r) => workerMetrics?.close(r));

@@ -88,7 +88,7 @@ describe('logs of a checkout on the platform', () => {
     });
     expect(res.status).toBe(201);
     const orderId: string = res.body.orderId;
-    await platform.env.client.workflow.getHandle(checkoutWorkflowId(orderId)).result();
+    await platform.client.workflow.getHandle(checkoutWorkflowId(orderId)).result();
     await call(platform, 'GET', `/v1/checkouts/${orderId}`, { token });
 
     const requestLines = api.parsed().filter((line) => line.orderId === orderId);
@@ -114,7 +114,7 @@ describe('logs of a checkout on the platform', () => {
       },
     });
     const orderId: string = res.body.orderId;
-    const handle = platform.env.client.workflow.getHandle(checkoutWorkflowId(orderId));
+    const handle = platform.client.workflow.getHandle(checkoutWorkflowId(orderId));
     await handle.result();
     const { runId } = await handle.describe();
     const lines = sdk.parsed().filter((line) => line.workflowId === checkoutWorkflowId(orderId));

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createApp } from '../api/app';
 import { documentedRoutes, openApiDocument, openApiPath } from '../api/openapi';
 import { loadConfig } from '../config';
-import { createPaymentProviders } from '../workers/providers';
+import { createPaymentProviders } from '../providers';
 import { testDb } from './support/env';
 
 interface Layer {

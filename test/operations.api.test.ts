@@ -9,7 +9,7 @@ afterAll(() => platform?.stop());
 describe('operations endpoints', () => {
   test('when /healthz and /readyz are asked, then the process (with its Node version), Postgres and Temporal report ready', async () => {
     expect((await call(platform, 'GET', '/healthz')).body).toEqual({ status: 'ok', node: process.version });
-    const ready = await call(platform, 'GET', '/readyz');
+    const ready = await call(platform, 'GET', '/readyz', { token: platform.token({ sub: 'ops', role: 'admin' }) });
     expect(ready.status).toBe(200);
     expect(ready.body).toMatchObject({ status: 'ready', postgres: 'ok', temporal: 'ok' });
   });

@@ -1,8 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse } from 'yaml';
 import { CONFIG_KEYS, loadConfig, ConfigError } from '../config';
-import { SEARCH_ATTRIBUTE_FLAGS } from '../domain';
 
 const root = join(__dirname, '..');
 
@@ -30,26 +28,4 @@ describe('configuration', () => {
   });
 });
 
-describe('docker-compose.yml', () => {
-  // No Docker engine runs in CI, so the file is checked by parsing it.
-  const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8'));
-
-  test('when parsed, then it runs Postgres, Temporal with its UI, migrations, the worker and the API', () => {
-    expect(Object.keys(compose.services).sort()).toEqual(['api', 'migrate', 'postgres', 'temporal', 'worker']);
-    expect(compose.services.temporal.ports).toEqual(expect.arrayContaining(['7233:7233', '8233:8233']));
-    expect(compose.services.api.ports).toEqual(['3000:3000']);
-  });
-
-  test('when parsed, then Temporal registers exactly the search attributes the code uses', () => {
-    const flags = (compose.services.temporal.command as string[])
-      .filter((arg) => arg.startsWith('--search-attribute='))
-      .map((arg) => arg.slice('--search-attribute='.length));
-    expect(flags.sort()).toEqual([...SEARCH_ATTRIBUTE_FLAGS].sort());
-  });
-
-  test('when parsed, then every app setting it passes is one the config knows', () => {
-    for (const name of ['api', 'worker', 'migrate']) {
-      for (const key of Object.keys(compose.services[name].environment)) expect(CONFIG_KEYS).toContain(key);
-    }
-  });
-});
+// docker-compose.yml is checked in test/compose.test.ts.

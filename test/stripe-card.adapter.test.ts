@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import Stripe from 'stripe';
 import type { CardPayments } from '../providers/payments/ports';
@@ -418,11 +420,12 @@ describe('Stripe card adapter against stripe-mock', () => {
       'metadata[reason]': 'Event moved to another date',
     });
     // stripe-mock reflects the amount; status and currency come from its fixture.
-    expect(refund).toEqual({
+    expect(refund).toMatchObject({
       id: expect.stringMatching(/^re_/) as unknown,
       status: 'succeeded',
       amountMinor: 2500,
       currency: 'USD',
+      failureReason: null,
     });
   });
 
@@ -438,6 +441,47 @@ describe('Stripe card adapter against stripe-mock', () => {
       reason: 'requested_by_customer',
       'metadata[reason]': 'requested_by_customer',
     });
+  });
+
+  it('when a refund is looked up, then it is fetched by id from Stripe and mapped (stripe-mock)', async () => {
+    const refund = await payments.retrieveRefund('re_123abc');
+    expect(`${proxy.requests[0]?.method} ${proxy.requests[0]?.path}`).toBe('GET /v1/refunds/re_123abc');
+    expect(refund).toMatchObject({
+      id: expect.stringMatching(/^re_/) as unknown,
+      currency: 'USD',
+      failureReason: null,
+    });
+  });
+
+  it('when Stripe answers a refund pending and later fails it (recorded payloads), then the adapter reports pending, verifies the refund.failed webhook and then reports failed with the reason', async () => {
+    const pending = JSON.parse(readFileSync(join(__dirname, 'fixtures', 'stripe-refund-pending.json'), 'utf8'));
+    const failedEvent = readFileSync(join(__dirname, 'fixtures', 'stripe-event-refund-failed.json'), 'utf8');
+    let current: unknown = pending;
+    proxy.overrides.push((req) => {
+      if (req.path.startsWith('/v1/refunds')) return { status: 200, body: current };
+      return undefined;
+    });
+    const created = await payments.refund({
+      intentId: 'pi_3QpRefundFail0001',
+      amountMinor: 2500,
+      idempotencyKey: 'refund:ref_recorded',
+      reason: 'event cancelled',
+    });
+    expect(created).toEqual({
+      id: 're_3QpRefundFail0001',
+      status: 'pending',
+      amountMinor: 2500,
+      currency: 'USD',
+      intentId: 'pi_3QpRefundFail0001',
+      failureReason: null,
+    });
+    expect(proxy.requests[0]?.headers['idempotency-key']).toBe('refund:ref_recorded');
+
+    const event = payments.verifyWebhook(failedEvent, signStripePayload(failedEvent, WEBHOOK_SECRET));
+    expect(event.type).toBe('refund.failed');
+    current = event.data.object as unknown as Record<string, unknown>;
+    const after = await payments.retrieveRefund('re_3QpRefundFail0001');
+    expect(after).toMatchObject({ status: 'failed', failureReason: 'expired_or_canceled_card' });
   });
 
   it('when a webhook is signed with the configured secret, then the adapter verifies it', () => {

@@ -114,7 +114,7 @@ async function orderWhen(orderId: string, token: string, done: (order: { status:
 
 /** How many payment outcomes the order's workflow was sent, from its history. */
 async function outcomeSignals(orderId: string): Promise<number> {
-  const history = await platform.env.client.workflow.getHandle(checkoutWorkflowId(orderId)).fetchHistory();
+  const history = await platform.client.workflow.getHandle(checkoutWorkflowId(orderId)).fetchHistory();
   return (history.events ?? []).filter(
     (e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'paymentOutcome',
   ).length;

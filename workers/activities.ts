@@ -3,13 +3,17 @@ import type { Config } from '../config';
 import type { Db } from '../db';
 import { createCheckoutActivities } from '../activities/checkout';
 import { createPaymentActivities } from '../activities/payments';
+import { createRefundActivities } from '../activities/refunds';
 import { createNftActivities } from '../activities/nft';
 import { createNotificationActivities } from '../activities/notifications';
-import { MessageKind } from '../domain';
+import { createPayoutActivities } from '../activities/payouts';
+import { createReconciliationActivities } from '../activities/reconciliation';
+import { MessageKind, RefundMessageKind } from '../domain';
+import type { Payouts } from '../providers/payouts/ports';
 import type { Minter } from '../providers/nft/ports';
 import { configuredTicketSigner } from '../tickets/configured-signer';
 import { generateTicketCode } from '../tickets/signing';
-import type { NotificationProviders, PaymentProviders } from './providers';
+import type { NotificationProviders, PaymentProviders } from '../providers';
 
 /** Everything the checkout task queue's activities need, built from real clients. */
 export function createCheckoutQueueActivities(config: Config, db: Db, providers: PaymentProviders) {
@@ -18,6 +22,7 @@ export function createCheckoutQueueActivities(config: Config, db: Db, providers:
     ...createCheckoutActivities({
       db,
       maxOpenHoldsPerBuyer: config.MAX_OPEN_HOLDS_PER_BUYER,
+      maxTicketsPerBuyerPerEvent: config.MAX_TICKETS_PER_BUYER_PER_EVENT,
       newTicketCode: generateTicketCode,
       newTicketId: () => `tkt_${randomUUID().replace(/-/g, '')}`,
       signTicket: (ticket) =>
@@ -31,6 +36,8 @@ export function createCheckoutQueueActivities(config: Config, db: Db, providers:
         }),
     }),
     ...createPaymentActivities({ db, ...providers, publicBaseUrl: config.PUBLIC_BASE_URL }),
+    // Refunds and event cancellations run on the checkout queue: they need the same payment providers.
+    ...createRefundActivities({ db, ...providers }),
   };
 }
 
@@ -44,7 +51,24 @@ export function createNotificationQueueActivities(config: Config, db: Db, provid
   return createNotificationActivities({
     db,
     ...providers,
-    emailTemplates: { [MessageKind.OrderConfirmed]: config.SENDGRID_TEMPLATE_ID },
+    emailTemplates: {
+      [MessageKind.OrderConfirmed]: config.SENDGRID_TEMPLATE_ID,
+      [MessageKind.PayoutPaid]: config.SENDGRID_PAYOUT_TEMPLATE_ID,
+      [RefundMessageKind.RefundSucceeded]: config.SENDGRID_REFUND_TEMPLATE_ID,
+    },
     publicBaseUrl: config.PUBLIC_BASE_URL,
   });
+}
+
+/** The `payouts` task queue's activities: payouts over the ledger and the payouts port, and reconciliation. */
+export function createPayoutQueueActivities(config: Config, db: Db, payouts: Payouts, payments: PaymentProviders) {
+  return {
+    ...createPayoutActivities({
+      db,
+      payouts,
+      payoutDelayDays: config.PAYOUT_DELAY_DAYS,
+      approvalThresholdMinor: config.PAYOUT_APPROVAL_THRESHOLD_MINOR,
+    }),
+    ...createReconciliationActivities({ db, ...payments, payouts }),
+  };
 }

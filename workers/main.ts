@@ -1,7 +1,8 @@
 import { bundleWorkflowCode, NativeConnection, Runtime, Worker } from '@temporalio/worker';
-import { loadConfig, sandboxedProviders } from '../config';
+import { loadConfig, sandboxedProviders, type Config } from '../config';
 import { createDb } from '../db';
-import { CHECKOUT_TASK_QUEUE, NFT_TASK_QUEUE, NOTIFICATIONS_TASK_QUEUE } from '../domain';
+import { FAILURE_CONVERTER_PATH, platformDataConverter } from '../temporal/payload-codec';
+import { CHECKOUT_TASK_QUEUE, NFT_TASK_QUEUE, NOTIFICATIONS_TASK_QUEUE, PAYOUTS_TASK_QUEUE } from '../domain';
 import { logger } from '../observability/logger';
 import { serveMetrics } from '../observability/metrics';
 import { startTracing, workerTracing } from '../observability/tracing';
@@ -16,14 +17,24 @@ import {
   createCheckoutQueueActivities,
   createNftQueueActivities,
   createNotificationQueueActivities,
+  createPayoutQueueActivities,
 } from './activities';
-import { createConfiguredMinter, createNotificationProviders, createPaymentProviders } from './providers';
+import {
+  createConfiguredMinter,
+  createConfiguredPayouts,
+  createNotificationProviders,
+  createPaymentProviders,
+} from '../providers';
+import { temporalConnectionOptions, workerBuildId } from './temporal-connection';
+
+const TASK_QUEUES = [CHECKOUT_TASK_QUEUE, NOTIFICATIONS_TASK_QUEUE, PAYOUTS_TASK_QUEUE, NFT_TASK_QUEUE];
 
 const log = logger.child({ component: 'worker' });
 
 /**
- * The worker process: polls the checkout, notifications and (with a chain configured) nft task queues over one
- * connection, running their workflows and activities until told to stop.
+ * The worker process: polls the checkout, notifications, payouts and (with a chain configured) nft task queues over
+ * one connection, running their workflows and activities until told to stop. WORKER_TASK_QUEUES narrows it to some
+ * of them, so that each queue can have its own processes and be scaled on its own.
  */
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -59,39 +70,73 @@ async function main(): Promise<void> {
     log.info({ sandboxed }, `sandbox providers (no keys configured): ${sandboxed.join(', ')}`);
 
   const db = createDb(config.DATABASE_URL, config.DB_POOL_MAX);
-  const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  const queues = config.WORKER_TASK_QUEUES?.split(',').map((q) => q.trim()) ?? TASK_QUEUES;
+  const unknown = queues.filter((q) => !TASK_QUEUES.includes(q));
+  if (unknown.length > 0)
+    throw new Error(`WORKER_TASK_QUEUES names unknown task queues: ${unknown.join(', ')} (known: ${TASK_QUEUES})`);
+  const connection = await connectWithBackoff(config);
+  const dataConverter = platformDataConverter(config);
   const providers = createPaymentProviders(config, db, {
     webhooks: config.SANDBOX_WEBHOOKS === 'on',
     log: (line) => log.warn(line),
   });
-  // One bundle for the three workers: every queue runs workflows from the same code. Webpack's output is only
+  // One bundle for every queue's worker: every queue runs workflows from the same code. Webpack's output is only
   // interesting when the bundle is broken, so it is logged at debug.
   const workflowBundle = await bundleWorkflowCode({
     workflowsPath: require.resolve('../workflows'),
     workflowInterceptorModules: [...WORKFLOW_INTERCEPTOR_MODULES, ...tracing.workflowInterceptorModules],
+    failureConverterPath: FAILURE_CONVERTER_PATH,
     logger: debugOnlyTemporalLogger(log.child({ component: 'bundler' })),
   });
   const common = {
     connection,
+    dataConverter,
     namespace: config.TEMPORAL_NAMESPACE,
     workflowBundle,
     maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
     interceptors: { activity: [observeActivities, ...tracing.activityInterceptors] },
     sinks: tracing.sinks,
+    // Versioned workers only get tasks once their version is made current (README, "Worker versioning").
+    // AUTO_UPGRADE: running workflows move to the new version, which our patched() discipline makes safe.
+    ...(config.TEMPORAL_WORKER_VERSIONING === 'on'
+      ? {
+          workerDeploymentOptions: {
+            useWorkerVersioning: true,
+            version: { deploymentName: config.TEMPORAL_DEPLOYMENT_NAME, buildId: workerBuildId(config) },
+            defaultVersioningBehavior: 'AUTO_UPGRADE',
+          } as const,
+        }
+      : {}),
   };
-  const workers = [
-    await Worker.create({
-      ...common,
-      taskQueue: CHECKOUT_TASK_QUEUE,
-      activities: createCheckoutQueueActivities(config, db, providers),
-    }),
-    await Worker.create({
-      ...common,
-      taskQueue: NOTIFICATIONS_TASK_QUEUE,
-      activities: createNotificationQueueActivities(config, db, createNotificationProviders(config, db)),
-    }),
-  ];
-  const minter = createConfiguredMinter(config);
+  const workers: Worker[] = [];
+  if (queues.includes(CHECKOUT_TASK_QUEUE)) {
+    workers.push(
+      await Worker.create({
+        ...common,
+        taskQueue: CHECKOUT_TASK_QUEUE,
+        activities: createCheckoutQueueActivities(config, db, providers),
+      }),
+    );
+  }
+  if (queues.includes(NOTIFICATIONS_TASK_QUEUE)) {
+    workers.push(
+      await Worker.create({
+        ...common,
+        taskQueue: NOTIFICATIONS_TASK_QUEUE,
+        activities: createNotificationQueueActivities(config, db, createNotificationProviders(config, db)),
+      }),
+    );
+  }
+  if (queues.includes(PAYOUTS_TASK_QUEUE)) {
+    workers.push(
+      await Worker.create({
+        ...common,
+        taskQueue: PAYOUTS_TASK_QUEUE,
+        activities: createPayoutQueueActivities(config, db, createConfiguredPayouts(config, db), providers),
+      }),
+    );
+  }
+  const minter = queues.includes(NFT_TASK_QUEUE) ? createConfiguredMinter(config) : undefined;
   if (minter) {
     workers.push(
       await Worker.create({
@@ -104,7 +149,7 @@ async function main(): Promise<void> {
       { chain: new URL(config.CHAIN_RPC_URL!).origin, contract: minter.contractAddress },
       `NFT tickets on ${new URL(config.CHAIN_RPC_URL!).origin}, contract ${minter.contractAddress}`,
     );
-  } else {
+  } else if (queues.includes(NFT_TASK_QUEUE)) {
     log.warn(
       `NFT minting is off (CHAIN_RPC_URL, CHAIN_PRIVATE_KEY and NFT_CONTRACT_ADDRESS are not all set): ` +
         `mints wait on task queue "${NFT_TASK_QUEUE}" and tickets stay PENDING until a worker with a chain polls it`,
@@ -123,6 +168,25 @@ async function main(): Promise<void> {
   minter?.close();
   await connection.close();
   await db.destroy();
+}
+
+/**
+ * Temporal may come up after the worker (a restart, a deploy in the wrong order): wait for it, backing off from
+ * half a second to 30 s, instead of exiting and leaving the task queues unpolled.
+ */
+async function connectWithBackoff(config: Config): Promise<NativeConnection> {
+  const address = config.TEMPORAL_ADDRESS;
+  for (let attempt = 1, delayMs = 500; ; attempt++, delayMs = Math.min(delayMs * 2, 30_000)) {
+    try {
+      return await NativeConnection.connect(temporalConnectionOptions(config));
+    } catch (err) {
+      log.warn(
+        { err, attempt, retryInMs: delayMs },
+        `Temporal at ${address} is not reachable (attempt ${attempt}: ${(err as Error).message}); retrying in ${delayMs / 1000} s`,
+      );
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
+  }
 }
 
 main().catch((err) => {

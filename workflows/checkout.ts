@@ -16,6 +16,7 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import {
   awaitPlacementUpdate,
   cancelCheckoutUpdate,
+  cancellationReason,
   checkoutStatusQuery,
   FailureType,
   isCheckoutFinal,
@@ -31,6 +32,7 @@ import {
 } from '../domain';
 import type { createCheckoutActivities } from '../activities/checkout';
 import type { createPaymentActivities } from '../activities/payments';
+import type { createRefundActivities } from '../activities/refunds';
 import { compensation, dbWrite, issuance, providerCall } from './activity-options';
 import { startOrderFulfilment } from './fulfilment';
 import type { latePaymentWorkflow } from './late-payment';
@@ -52,10 +54,23 @@ const fulfilmentLocal = proxyLocalActivities<ReturnType<typeof createCheckoutAct
   localRetryThreshold: '10s',
 });
 const inventoryCompensations = proxyActivities<ReturnType<typeof createCheckoutActivities>>(compensation);
-const paymentCompensations = proxyActivities<ReturnType<typeof createPaymentActivities>>(compensation);
+const paymentCompensations = proxyActivities<ReturnType<typeof createRefundActivities>>(compensation);
 
 /** Patch id: the hold and the issuance run as local activities (histories before it used ordinary ones). */
 const LOCAL_DB_STEPS = 'checkout-local-db-steps-v1';
+/**
+ * Patch id: a card found paid when its hold expired (3-D Secure passed at the last moment, or its webhook lost) is
+ * kept and handed to the late-payment workflow, which issues the tickets if the seats remain and refunds otherwise.
+ * Before it, such a payment was refunded (or, when the cancel raced the payment, recorded canceled: charged, no ticket).
+ */
+export const CARD_PAID_AT_EXPIRY = 'checkout-card-paid-at-expiry-v1';
+/**
+ * Patch id: the order the workflow keeps (its query, update and result payloads) holds ids only: no ticket codes
+ * and no client secret, which the API reads from Postgres. Histories before it copied both from activity results.
+ */
+export const IDS_ONLY_ORDER_VIEW = 'checkout-ids-only-order-view-v1';
+/** Patch id: a cancel by support or an admin ends CANCELLED_BY_SUPPORT (before it, every cancel said BUYER). */
+export const CANCEL_REASON_BY_ROLE = 'checkout-cancel-reason-by-role-v1';
 
 /** How a checkout ended, before compensation runs. */
 interface Ending {
@@ -69,6 +84,7 @@ interface Ending {
  * and every failure after money moved voids or refunds the payment. Ends in exactly one final status.
  */
 export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutView> {
+  const idsOnly = patched(IDS_ONLY_ORDER_VIEW);
   const startedAt = new Date(workflowInfo().startTime);
   const expiresAt = new Date(startedAt.getTime() + input.holdTtlMs).toISOString();
   const view: CheckoutView = {
@@ -86,6 +102,8 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutVi
   const outcomes: PaymentOutcome[] = [];
   /** The provider object (PaymentIntent or charge) this order pays with, once it exists. */
   let paymentRef: string | undefined;
+  /** True when the compensation found the card paid as the hold expired: the late-payment workflow takes it. */
+  let cardPaidAtExpiry = false;
 
   setHandler(checkoutStatusQuery, () => view);
   setHandler(paymentOutcomeSignal, (outcome) => void outcomes.push(outcome));
@@ -140,6 +158,8 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutVi
     const type = failureType(err);
     if (type === FailureType.SoldOut) return finish({ status: 'FAILED', reason: OrderReason.SoldOut });
     if (type === FailureType.OpenHoldLimit) return finish({ status: 'FAILED', reason: OrderReason.OpenHoldLimit });
+    if (type === FailureType.BuyerTicketLimit)
+      return finish({ status: 'FAILED', reason: OrderReason.BuyerTicketLimit });
     throw err;
   }
   undo.push((ending) =>
@@ -152,11 +172,17 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutVi
   );
 
   const voidOrRefund = async (ending: Ending) => {
+    const keepIfPaid =
+      input.payment.method === 'card' && ending.status === 'EXPIRED' && patched(CARD_PAID_AT_EXPIRY);
     const { outcome } = await paymentCompensations.voidOrRefundPayment({
       orderId: input.orderId,
       reason: ending.reason,
+      ...(keepIfPaid ? { keepIfPaid } : {}),
     });
-    if (outcome === 'refunded') setPayment('refunded');
+    if (outcome === 'paid') {
+      setPayment('succeeded');
+      cardPaidAtExpiry = true;
+    } else if (outcome === 'refunded') setPayment('refunded');
     else if (outcome === 'refund_owed') setPayment('refund_owed');
     else if (outcome === 'canceled') setPayment('canceled');
   };
@@ -172,7 +198,7 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutVi
       });
       paymentRef = charge.intentId;
       undo.push(voidOrRefund);
-      view.payment.clientSecret = charge.clientSecret ?? undefined;
+      if (!idsOnly) view.payment.clientSecret = charge.clientSecret ?? undefined;
       if (charge.status === 'succeeded') paid = true;
       else if (charge.status === 'requires_action') {
         view.payment.hostedUrl = charge.actionUrl ?? undefined;
@@ -205,7 +231,7 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutVi
   try {
     const issue = patched(LOCAL_DB_STEPS) ? fulfilmentLocal : fulfilment;
     const issued = await issue.issueTickets({ orderId: input.orderId });
-    view.tickets = issued.tickets;
+    view.tickets = idsOnly ? issued.tickets.map(({ code: _code, ...ticket }) => ticket) : issued.tickets;
   } catch (err) {
     const reason =
       failureType(err) === FailureType.SeatsLost ? OrderReason.SeatsLost : OrderReason.TicketIssuanceFailed;
@@ -248,7 +274,10 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutVi
             };
       }
       if (cancelRequestedBy !== undefined) {
-        return { status: 'CANCELLED', reason: OrderReason.CancelledByBuyer, detail: `by ${cancelRequestedBy}` };
+        const reason = patched(CANCEL_REASON_BY_ROLE)
+          ? cancellationReason(cancelRequestedBy)
+          : OrderReason.CancelledByBuyer;
+        return { status: 'CANCELLED', reason, detail: `by ${cancelRequestedBy}` };
       }
       if (!woke) return { status: 'EXPIRED', reason: OrderReason.HoldExpired };
     }
@@ -260,16 +289,35 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutVi
    * A charge the compensation found paid is already a refund owed, and stays one.
    */
   async function handOffLateCryptoPayment(): Promise<void> {
-    if (input.payment.method !== 'crypto' || paymentRef === undefined) return;
-    if (view.status === 'PAID' || view.payment.status === 'refund_owed') return;
-    const late = outcomes.find(
-      (o) => o.paymentRef === paymentRef && (o.status === 'delayed' || o.status === 'succeeded'),
-    );
-    if (!late || !patched('checkout-hands-late-crypto-payments-over')) return;
+    if (paymentRef === undefined) return;
+    let provider: PaymentOutcome['provider'];
+    if (cardPaidAtExpiry) {
+      provider = 'stripe';
+    } else {
+      if (input.payment.method !== 'crypto') return;
+      if (view.status === 'PAID' || view.payment.status === 'refund_owed') return;
+      const late = outcomes.find(
+        (o) => o.paymentRef === paymentRef && (o.status === 'delayed' || o.status === 'succeeded'),
+      );
+      if (!late || !patched('checkout-hands-late-crypto-payments-over')) return;
+      provider = late.provider;
+    }
     try {
       await startChild<typeof latePaymentWorkflow>('latePaymentWorkflow', {
         workflowId: latePaymentWorkflowId(input.orderId),
-        args: [{ orderId: input.orderId, provider: late.provider, paymentRef }],
+        args: [
+          {
+            orderId: input.orderId,
+            provider,
+            paymentRef,
+            order: {
+              eventId: input.eventId,
+              buyerId: input.buyerId,
+              organizerId: input.organizerId,
+              ...(input.walletAddress ? { walletAddress: input.walletAddress } : {}),
+            },
+          },
+        ],
         parentClosePolicy: ParentClosePolicy.ABANDON,
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
         typedSearchAttributes: [

@@ -3,3 +3,7 @@ export { checkoutWorkflow } from './checkout';
 export { latePaymentWorkflow } from './late-payment';
 export { mintTicketNftsWorkflow } from './nft';
 export { sendMessageWorkflow } from './notifications';
+export { payoutWorkflow } from './payouts';
+export { reconciliationWorkflow } from './reconciliation';
+export { refundWorkflow } from './refunds';
+export { eventCancellationWorkflow } from './event-cancellation';

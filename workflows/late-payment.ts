@@ -1,6 +1,7 @@
 import {
   ActivityFailure,
   ApplicationFailure,
+  patched,
   proxyActivities,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
@@ -12,16 +13,24 @@ import {
   type TicketView,
 } from '../domain';
 import type { createCheckoutActivities } from '../activities/checkout';
-import type { createPaymentActivities } from '../activities/payments';
+import type { createRefundActivities } from '../activities/refunds';
 import { compensation, issuance } from './activity-options';
+import { startOrderFulfilment } from './fulfilment';
 
 const fulfilment = proxyActivities<ReturnType<typeof createCheckoutActivities>>(issuance);
-const refunds = proxyActivities<ReturnType<typeof createPaymentActivities>>(compensation);
+const refunds = proxyActivities<ReturnType<typeof createRefundActivities>>(compensation);
 
 /**
- * A crypto payment that arrived after its checkout ended unpaid (a `charge:delayed`, or a confirmation after the
- * hold expired). Issues the tickets when the seats can still be had, and otherwise records the money as owed
- * back, so every paid charge ends in exactly one of the two.
+ * Patch id: tickets issued for a late payment go through the same fulfilment as a normal PAID order (NFT mints and
+ * the confirmation). Before it, late payments issued tickets and nothing else.
+ */
+export const LATE_PAYMENT_FULFILMENT = 'late-payment-fulfilment-v1';
+
+/**
+ * A payment that arrived after its checkout ended unpaid: a crypto `charge:delayed` or a confirmation after the
+ * hold expired, or a card that was paid as its hold expired (3-D Secure at the last moment, a late
+ * `payment_intent.succeeded`). Issues the tickets when the seats can still be had, and otherwise gives the money
+ * back (a card refund; crypto is owed for support to send), so every paid order ends in exactly one of the two.
  */
 export async function latePaymentWorkflow(input: LatePaymentInput): Promise<LatePaymentResult> {
   let tickets: TicketView[];
@@ -29,7 +38,8 @@ export async function latePaymentWorkflow(input: LatePaymentInput): Promise<Late
     tickets = (await fulfilment.issueTickets({ orderId: input.orderId })).tickets;
   } catch (err) {
     if (!isSeatsLost(err)) throw err;
-    await refunds.recordRefundOwed({
+    const settle = input.provider === 'stripe' ? refunds.refundLatePayment : refunds.recordRefundOwed;
+    await settle({
       orderId: input.orderId,
       paymentRef: input.paymentRef,
       reason: 'paid after the hold expired and the seats were sold',
@@ -37,6 +47,9 @@ export async function latePaymentWorkflow(input: LatePaymentInput): Promise<Late
     return { outcome: 'refund_owed', tickets: [] };
   }
   upsertSearchAttributes([{ key: SearchAttributes.OrderStatus, value: 'PAID' }]);
+  if (input.order && patched(LATE_PAYMENT_FULFILMENT)) {
+    await startOrderFulfilment({ orderId: input.orderId, ...input.order }, tickets);
+  }
   return { outcome: 'tickets_issued', tickets };
 }
 

@@ -1,8 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import { Router } from 'express';
 import { z } from 'zod';
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import type { Config } from '../../config';
 import type { Db } from '../../db';
-import { CURRENCY_PATTERN } from '../../domain';
+import {
+  cancellationProgressQuery,
+  CHECKOUT_TASK_QUEUE,
+  CURRENCY_PATTERN,
+  DEFAULT_EVENT_LENGTH_MS,
+  DEFAULT_REFUND_WINDOW_HOURS,
+  eventCancellationWorkflowId,
+  SearchAttributes,
+  type CancellationProgress,
+} from '../../domain';
+import type { eventCancellationWorkflow } from '../../workflows/event-cancellation';
 import { principalOf, requireRole } from '../auth';
 import { problems } from '../problems';
 import { ID_PATTERN, parseOr422 } from '../validation';
@@ -21,8 +33,19 @@ const eventSchema = z
     name: displayText(200).pipe(z.string().min(1)),
     venue: displayText(200).optional(),
     startsAt: z.string().datetime({ offset: true }),
+    endsAt: z.string().datetime({ offset: true }).optional(),
+    refundWindowHours: z
+      .number()
+      .int()
+      .min(0)
+      .max(24 * 365)
+      .optional(),
   })
-  .strict();
+  .strict()
+  .refine((e) => e.endsAt === undefined || Date.parse(e.endsAt) >= Date.parse(e.startsAt), {
+    message: 'must not be before startsAt',
+    path: ['endsAt'],
+  });
 
 const ticketTypeSchema = z
   .object({
@@ -31,6 +54,8 @@ const ticketTypeSchema = z
     currency: z.string().regex(CURRENCY_PATTERN, 'must be an upper-case ISO 4217 code'),
     capacity: z.number().int().min(0).max(1_000_000),
     maxPerOrder: z.number().int().min(1).max(50).optional(),
+    /** Anti-scalping: tickets of this type one buyer may hold or own across orders (instead of the event-wide cap). */
+    maxPerBuyer: z.number().int().min(1).max(10_000).optional(),
   })
   .strict();
 
@@ -42,6 +67,13 @@ const ticketTypeViewSchema = z.object({
   capacity: z.number().int(),
   available: z.number().int(),
   maxPerOrder: z.number().int(),
+  maxPerBuyer: z.number().int().optional(),
+});
+const cancellationProgressSchema = z.object({
+  total: z.number().int(),
+  refunded: z.number().int(),
+  failed: z.number().int(),
+  inProgress: z.number().int(),
 });
 const eventViewSchema = z.object({
   eventId: z.string(),
@@ -49,7 +81,11 @@ const eventViewSchema = z.object({
   name: z.string(),
   venue: z.string().nullable(),
   startsAt: z.string().datetime(),
+  endsAt: z.string().datetime(),
+  refundWindowHours: z.number().int(),
   status: z.string(),
+  /** While and after the event is cancelled: how far refunding its orders got. */
+  cancellation: cancellationProgressSchema.optional(),
   ticketTypes: z.array(ticketTypeViewSchema),
 });
 
@@ -65,29 +101,101 @@ function ticketTypeView(t: Record<string, number | string>) {
     capacity: t.capacity,
     available: Number(t.capacity) - Number(t.sold) - Number(t.held),
     maxPerOrder: t.max_per_order,
+    ...(t.max_per_buyer ? { maxPerBuyer: t.max_per_buyer } : {}),
   };
 }
 
-/** Events and ticket types: public reads, organizer writes. */
-export function catalogueRoutes({ db }: { db: Db }): Router {
+/** An event as the API shows it (without its ticket types). */
+function eventView(e: Record<string, unknown>) {
+  return {
+    eventId: e.id,
+    organizerId: e.organizer_id,
+    name: e.name,
+    venue: e.venue,
+    startsAt: new Date(e.starts_at as string).toISOString(),
+    endsAt: new Date(e.ends_at as string).toISOString(),
+    refundWindowHours: Number(e.refund_window_hours),
+    status: e.status,
+  };
+}
+
+/** Events and ticket types: public reads, organizer writes, and the cancellation of an event. */
+export function catalogueRoutes({ db, temporal, config }: { db: Db; temporal: Client; config: Config }): Router {
   const router = Router();
+
+  /** How the event's cancellation stands: live from its workflow, or as it last recorded. */
+  async function cancellationOf(event: Record<string, unknown>): Promise<CancellationProgress | null> {
+    if (event.status !== 'CANCELLING' && event.status !== 'CANCELLED') return null;
+    try {
+      return await temporal.workflow
+        .getHandle(eventCancellationWorkflowId(event.id as string))
+        .query(cancellationProgressQuery);
+    } catch {
+      return (
+        (event.cancellation as CancellationProgress | null) ?? { total: 0, refunded: 0, failed: 0, inProgress: 0 }
+      );
+    }
+  }
+
+  documentRoute('post', '/v1/events/:eventId/cancel', {
+    summary: 'Cancel an event: sales stop at once and every paid order is refunded (its organizer, admin)',
+    description:
+      'Cancelling again joins the cancellation already running; GET /v1/events/{eventId} shows its progress.',
+    roles: ['organizer', 'admin'],
+    responses: { 202: z.object({ eventId: z.string(), status: z.string() }) },
+  });
+  router.post('/v1/events/:eventId/cancel', requireRole('organizer', 'admin'), async (req, res) => {
+    const caller = principalOf(req);
+    const eventId = String(req.params.eventId ?? '');
+    const event = ID_PATTERN.test(eventId) ? await db('events').where({ id: eventId }).first() : undefined;
+    if (!event) throw problems.notFound(`event ${eventId.slice(0, 64)}`);
+    if (caller.role === 'organizer' && event.organizer_id !== caller.org)
+      throw problems.forbidden(`event ${eventId} belongs to another organizer`);
+    // Sales stop now, before the workflow runs: a checkout after this answer gets 409.
+    await db('events')
+      .where({ id: eventId })
+      .whereIn('status', ['ON_SALE', 'DRAFT', 'ENDED'])
+      .update({ status: 'CANCELLING' });
+    try {
+      await temporal.workflow.start<typeof eventCancellationWorkflow>('eventCancellationWorkflow', {
+        workflowId: eventCancellationWorkflowId(eventId),
+        taskQueue: CHECKOUT_TASK_QUEUE,
+        args: [
+          {
+            eventId,
+            organizerId: event.organizer_id,
+            requestedBy: `${caller.role}:${caller.sub}`,
+            parallelism: config.CANCELLATION_PARALLELISM,
+            pollMs: config.CANCELLATION_POLL_SECONDS * 1000,
+            reminderAfterMs: config.REFUND_REMINDER_SECONDS * 1000,
+            ordersPerRun: config.CANCELLATION_ORDERS_PER_RUN,
+          },
+        ],
+        // Cancelling twice joins the cancellation already running (or done): one per event.
+        workflowIdConflictPolicy: 'USE_EXISTING',
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        typedSearchAttributes: [
+          { key: SearchAttributes.EventId, value: eventId },
+          { key: SearchAttributes.OrganizerId, value: event.organizer_id },
+        ],
+        memo: { eventId },
+      });
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    }
+    const now = await db('events').where({ id: eventId }).first('status');
+    res.status(202).location(`/v1/events/${eventId}`).json({ eventId, status: now.status });
+  });
 
   documentRoute('get', '/v1/events', {
     summary: 'Events on sale',
-    responses: { 200: z.object({ events: z.array(eventViewSchema.omit({ ticketTypes: true })) }) },
+    responses: {
+      200: z.object({ events: z.array(eventViewSchema.omit({ ticketTypes: true, cancellation: true })) }),
+    },
   });
   router.get('/v1/events', async (_req, res) => {
     const events = await db('events').where({ status: 'ON_SALE' }).orderBy('starts_at').limit(200);
-    res.json({
-      events: events.map((e) => ({
-        eventId: e.id,
-        organizerId: e.organizer_id,
-        name: e.name,
-        venue: e.venue,
-        startsAt: new Date(e.starts_at).toISOString(),
-        status: e.status,
-      })),
-    });
+    res.json({ events: events.map(eventView) });
   });
 
   documentRoute('get', '/v1/events/:eventId', {
@@ -99,13 +207,10 @@ export function catalogueRoutes({ db }: { db: Db }): Router {
     const event = ID_PATTERN.test(eventId) ? await db('events').where({ id: eventId }).first() : undefined;
     if (!event) throw problems.notFound(`event ${eventId.slice(0, 64)}`);
     const types = await db('ticket_types').where({ event_id: eventId }).orderBy('created_at').orderBy('id');
+    const cancellation = await cancellationOf(event);
     res.json({
-      eventId: event.id,
-      organizerId: event.organizer_id,
-      name: event.name,
-      venue: event.venue,
-      startsAt: new Date(event.starts_at).toISOString(),
-      status: event.status,
+      ...eventView(event),
+      ...(cancellation ? { cancellation } : {}),
       ticketTypes: types.map(ticketTypeView),
     });
   });
@@ -129,20 +234,14 @@ export function catalogueRoutes({ db }: { db: Db }): Router {
         name: body.name,
         venue: body.venue ?? '',
         starts_at: body.startsAt,
+        ends_at: body.endsAt ?? new Date(Date.parse(body.startsAt) + DEFAULT_EVENT_LENGTH_MS).toISOString(),
+        refund_window_hours: body.refundWindowHours ?? DEFAULT_REFUND_WINDOW_HOURS,
       })
       .returning('*');
     res
       .status(201)
       .location(`/v1/events/${event.id}`)
-      .json({
-        eventId: event.id,
-        organizerId,
-        name: event.name,
-        venue: event.venue,
-        startsAt: new Date(event.starts_at).toISOString(),
-        status: event.status,
-        ticketTypes: [],
-      });
+      .json({ ...eventView(event), ticketTypes: [] });
   });
 
   documentRoute('post', '/v1/events/:eventId/ticket-types', {
@@ -172,6 +271,7 @@ export function catalogueRoutes({ db }: { db: Db }): Router {
         currency: body.currency,
         capacity: body.capacity,
         max_per_order: body.maxPerOrder ?? 10,
+        max_per_buyer: body.maxPerBuyer ?? null,
       })
       .returning('*');
     res.status(201).json(ticketTypeView(type));

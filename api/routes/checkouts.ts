@@ -9,6 +9,7 @@ import { Router, type Request, type RequestHandler } from 'express';
 import { z } from 'zod';
 import type { Config } from '../../config';
 import type { Db } from '../../db';
+import { buyerHoldings, buyerTicketCaps } from '../../db/holdings';
 import {
   awaitPlacementUpdate,
   cancelCheckoutUpdate,
@@ -21,11 +22,16 @@ import {
   quoteOrder,
   orderSearchAttributes,
   FailureType,
+  buyerFacingReason,
+  buyerTicketLimitBreach,
+  holdTtlSeconds,
+  type BuyerTicketLimitBreach,
+  type OrderHistoryEntry,
   type CheckoutInput,
   type CheckoutView,
 } from '../../domain';
 import type { checkoutWorkflow } from '../../workflows/checkout';
-import { principalOf, requireRole, type Principal } from '../auth';
+import { isDoorToken, principalOf, requireRole, type Principal } from '../auth';
 import {
   deriveOrderId,
   loadOrderDetails,
@@ -179,10 +185,21 @@ export function checkoutRoutes({ config, db, temporal }: CheckoutRouteDeps): Rou
     if (existing) {
       if (existing.request_hash !== requestHash) throw reusedKey();
       const view = await currentView(orderId);
-      return respondWithPlacement(res, view!, true);
+      return respondWithPlacement(res, asSeenBy(buyer, view!), true);
     }
 
     const input = await priceCheckout(body, buyer, key, orderId, requestHash);
+    // What the workflow must not carry in its history is recorded here, for its activities to read.
+    await db('checkout_requests')
+      .insert({
+        order_id: orderId,
+        buyer_id: buyer.sub,
+        contact_email: body.buyer?.email ?? null,
+        contact_phone: body.buyer?.phone ?? null,
+        payment_method_id: body.payment.method === 'card' ? body.payment.paymentMethodId : null,
+      })
+      .onConflict('order_id')
+      .ignore();
     let view: CheckoutView;
     try {
       view = await placeOnce(orderId, () =>
@@ -223,29 +240,30 @@ export function checkoutRoutes({ config, db, temporal }: CheckoutRouteDeps): Rou
     }
     const recorded = await db('orders').where({ id: orderId }).first('request_hash');
     if (recorded && recorded.request_hash !== requestHash) throw reusedKey();
-    respondWithPlacement(res, view, false);
+    respondWithPlacement(res, asSeenBy(buyer, await withSecretsFromPostgres(view)), false);
   });
 
   documentRoute('get', '/v1/checkouts/:orderId', {
-    summary: 'An order with its tickets and history (its buyer, support, admin)',
-    roles: ['buyer', 'support', 'admin'],
+    summary: 'An order with its tickets and history (its buyer, support, admin, door staff)',
+    roles: ['buyer', 'support', 'admin', 'staff'],
     responses: { 200: checkoutViewSchema },
   });
-  router.get('/v1/checkouts/:orderId', requireRole('buyer', 'support', 'admin'), async (req, res) => {
+  router.get('/v1/checkouts/:orderId', requireRole('buyer', 'support', 'admin', 'staff'), async (req, res) => {
     const orderId = orderIdParam(req);
     const view = await currentView(orderId);
-    if (!view || !canRead(principalOf(req), view.buyerId)) throw problems.notFound(`order ${orderId}`);
+    const caller = principalOf(req);
+    if (!view || !canRead(caller, view.buyerId)) throw problems.notFound(`order ${orderId}`);
     const { buyerId: _buyerId, ...body } = view;
-    res.json(body);
+    res.json(asSeenBy(caller, body));
   });
 
   documentRoute('post', '/v1/checkouts/:orderId/cancel', {
-    summary: 'Cancel an unpaid order and release its hold (its buyer, support)',
-    roles: ['buyer', 'support'],
+    summary: 'Cancel an unpaid order and release its hold (its buyer, support, door staff)',
+    roles: ['buyer', 'support', 'staff'],
     responses: { 200: checkoutViewSchema },
     problems: [409],
   });
-  router.post('/v1/checkouts/:orderId/cancel', requireRole('buyer', 'support'), async (req, res) => {
+  router.post('/v1/checkouts/:orderId/cancel', requireRole('buyer', 'support', 'staff'), async (req, res) => {
     const orderId = orderIdParam(req);
     const caller = principalOf(req);
     const order = await db('orders').where({ id: orderId }).first('buyer_id', 'status');
@@ -255,7 +273,12 @@ export function checkoutRoutes({ config, db, temporal }: CheckoutRouteDeps): Rou
       const view = await temporal.workflow
         .getHandle(checkoutWorkflowId(orderId))
         .executeUpdate(cancelCheckoutUpdate, { args: [{ requestedBy: `${caller.role}:${caller.sub}` }] });
-      res.json({ ...view, tickets: await loadTicketDetails(db, orderId) });
+      res.json(
+        asSeenBy(caller, {
+          ...(await withSecretsFromPostgres(view)),
+          tickets: await loadTicketDetails(db, orderId),
+        }),
+      );
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError || err instanceof WorkflowNotFoundError) {
         const now = await loadOrderDetails(db, orderId);
@@ -309,6 +332,13 @@ export function checkoutRoutes({ config, db, temporal }: CheckoutRouteDeps): Rou
       .count({ n: '*' })
       .first();
     if (Number(open?.n ?? 0) >= config.MAX_OPEN_HOLDS_PER_BUYER) throw openHoldLimit();
+    const breach = buyerTicketLimitBreach(
+      quote.lines,
+      await buyerHoldings(db, buyer.sub, body.eventId),
+      await buyerTicketCaps(db, body.eventId, config.MAX_TICKETS_PER_BUYER_PER_EVENT),
+    );
+    if (breach) throw buyerTicketLimit(breach);
+    const hasContact = Boolean(body.buyer?.email || body.buyer?.phone);
     return {
       orderId,
       buyerId: buyer.sub,
@@ -318,13 +348,29 @@ export function checkoutRoutes({ config, db, temporal }: CheckoutRouteDeps): Rou
       requestHash,
       lines: quote.lines,
       total: quote.total,
-      payment: body.payment,
-      contact: {
-        ...(body.buyer?.email ? { email: body.buyer.email } : {}),
-        ...(body.buyer?.phone ? { phone: body.buyer.phone } : {}),
-      },
+      // Ids only: the PaymentMethod id and the contact are in checkout_requests (`{}` says there is none).
+      payment: { method: body.payment.method },
+      ...(hasContact ? {} : { contact: {} }),
       ...(body.walletAddress ? { walletAddress: body.walletAddress } : {}),
-      holdTtlMs: config.HOLD_TTL_SECONDS * 1000,
+      holdTtlMs:
+        holdTtlSeconds(body.payment.method, {
+          holdTtlSeconds: config.HOLD_TTL_SECONDS,
+          cryptoHoldTtlSeconds: config.CRYPTO_HOLD_TTL_SECONDS,
+        }) * 1000,
+    };
+  }
+
+  /** The workflow's view holds ids only: the client secret and the tickets' codes come from Postgres. */
+  async function withSecretsFromPostgres(view: CheckoutView): Promise<CheckoutView> {
+    const payment = await db('payments')
+      .where({ order_id: view.orderId })
+      .orderBy('created_at', 'desc')
+      .first('client_secret');
+    const tickets = view.tickets.length > 0 ? await loadTicketDetails(db, view.orderId) : view.tickets;
+    return {
+      ...view,
+      payment: { ...view.payment, ...(payment?.client_secret ? { clientSecret: payment.client_secret } : {}) },
+      tickets,
     };
   }
 
@@ -336,7 +382,8 @@ export function checkoutRoutes({ config, db, temporal }: CheckoutRouteDeps): Rou
       const live = await temporal.workflow.getHandle(checkoutWorkflowId(orderId)).query(checkoutStatusQuery);
       // Tickets are read after the query: issuance may have committed since `recorded` was read, and a PAID
       // answer must never come with the empty ticket list of an earlier moment.
-      return { ...live, buyerId: recorded.buyerId, tickets: await loadTicketDetails(db, orderId) };
+      const withSecrets = await withSecretsFromPostgres(live);
+      return { ...withSecrets, buyerId: recorded.buyerId, tickets: await loadTicketDetails(db, orderId) };
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) return recorded;
       // A closed workflow cannot always answer queries; Postgres has its final word.
@@ -350,6 +397,11 @@ export function checkoutRoutes({ config, db, temporal }: CheckoutRouteDeps): Rou
 function respondWithPlacement(res: import('express').Response, view: CheckoutView, replayed: boolean): void {
   if (view.status === 'FAILED' && view.reason === OrderReason.SoldOut) throw soldOut(undefined, view.orderId);
   if (view.status === 'FAILED' && view.reason === OrderReason.OpenHoldLimit) throw openHoldLimit(view.orderId);
+  if (view.status === 'FAILED' && view.reason === OrderReason.BuyerTicketLimit)
+    throw problems.conflict('limit-exceeded', 'the buyer may not hold more tickets of this event', {
+      limit: 'tickets-per-buyer',
+      orderId: view.orderId,
+    });
   const { buyerId: _b, ...body } = view as CheckoutView & { buyerId?: string };
   res.locals.checkoutOutcome = view.status;
   // A replay answers exactly as the first request did (status included, as Stripe does), and says it is one.
@@ -358,7 +410,30 @@ function respondWithPlacement(res: import('express').Response, view: CheckoutVie
   res.json(body);
 }
 
+/**
+ * Buyers see business reasons only (PAYMENT_DECLINED, CANCELLED_BY_SUPPORT): provider errors, webhook ids and
+ * staff ids stay in the workflow and the logs, for support.
+ */
+function asSeenBy<T extends { reason?: string; reasonDetail?: string; history: OrderHistoryEntry[] }>(
+  caller: Principal,
+  view: T,
+): T {
+  if (caller.role === 'support' || caller.role === 'admin') return view;
+  const { reasonDetail: _detail, reason, ...rest } = view;
+  const code = buyerFacingReason(reason);
+  return {
+    ...rest,
+    ...(code ? { reason: code } : {}),
+    history: view.history.map(({ reason: entryReason, ...entry }) => {
+      const entryCode = buyerFacingReason(entryReason);
+      return { ...entry, ...(entryCode ? { reason: entryCode } : {}) };
+    }),
+  } as T;
+}
+
+/** Door tokens are let through only to be told what a missing order says: they never learn that an order exists. */
 function canRead(caller: Principal, buyerId: string): boolean {
+  if (isDoorToken(caller)) return false;
   return caller.role === 'support' || caller.role === 'admin' || caller.sub === buyerId;
 }
 
@@ -395,6 +470,18 @@ const openHoldLimit = (orderId?: string) =>
     limit: 'open-holds-per-buyer',
     ...(orderId ? { orderId } : {}),
   });
+const buyerTicketLimit = (breach: BuyerTicketLimitBreach) =>
+  problems.conflict(
+    'limit-exceeded',
+    `a buyer may hold or own at most ${breach.max} tickets ${
+      breach.ticketTypeId ? 'of this ticket type' : 'of this event'
+    } (already ${breach.already}, asked for ${breach.requested})`,
+    {
+      limit: breach.limit,
+      max: breach.max,
+      ...(breach.ticketTypeId ? { ticketTypeId: breach.ticketTypeId } : {}),
+    },
+  );
 const reusedKey = () =>
   new Problem(
     422,

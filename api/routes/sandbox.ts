@@ -8,7 +8,7 @@ import {
   type SandboxCryptoPayments,
   type ThreeDSecureOutcome,
 } from '../../providers/payments/sandbox';
-import type { PaymentProviders } from '../../workers/providers';
+import type { PaymentProviders } from '../../providers';
 import { problems } from '../problems';
 import { ID_PATTERN } from '../validation';
 import { z } from 'zod';

@@ -7,7 +7,10 @@ import {
   verifyTicketToken,
   type TicketSigner,
 } from '../../tickets/signing';
+import { randomUUID } from 'node:crypto';
 import { principalOf, requireRole } from '../auth';
+import { recordAdmissions, scanFingerprint } from '../scanning';
+import { gateSchema } from './scanning';
 import { problems } from '../problems';
 import { ID_PATTERN, parseOr422 } from '../validation';
 import { documentRoute } from '../openapi';
@@ -17,12 +20,17 @@ import { businessMetrics } from '../../observability/metrics';
 export const SCAN_RESULTS = ['ADMITTED', 'ALREADY_USED', 'VOID', 'UNKNOWN'] as const;
 export type ScanResult = (typeof SCAN_RESULTS)[number];
 
+/** The gate an online scan counts under when the scanner names none. */
+export const ONLINE_GATE = 'online';
+
 /** The body of `POST /v1/scans`: a code as typed or read from the QR (the signed token), and optionally the event. */
 export const scanRequestSchema = z
   .object({
     code: z.string().min(1).max(2048),
     /** The event this door belongs to; a token scoped to an event always scans for that event. */
     eventId: z.string().regex(ID_PATTERN, 'must be an id').optional(),
+    /** The door this scanner stands at, for attendance per gate; `online` when not said. */
+    gate: gateSchema.optional(),
   })
   .strict();
 
@@ -100,10 +108,12 @@ export function ticketRoutes({ db, ticketSigner }: TicketRouteDeps): Router {
    * Admits a ticket at the door. One conditional UPDATE (VALID -> USED) decides, so however many scanners race
    * on one ticket, exactly one gets ADMITTED. A token scoped to an event (claim `event`) scans only that
    * event's tickets: another event's ticket answers UNKNOWN, as a forged one does, and is left untouched.
+   * An admission is recorded as a scan in the same transaction, so attendance counts it and a late upload of
+   * an earlier offline scan of the same ticket settles against it.
    */
   documentRoute('post', '/v1/scans', {
-    summary: 'Scan a ticket at the door (support, admin; a staff token scans its own event only)',
-    roles: ['support', 'admin'],
+    summary: 'Scan a ticket at the door (door staff, support, admin; a token scoped to an event scans it only)',
+    roles: ['staff', 'support', 'admin'],
     body: scanRequestSchema,
     responses: {
       200: z.object({
@@ -116,13 +126,14 @@ export function ticketRoutes({ db, ticketSigner }: TicketRouteDeps): Router {
     },
     problems: [415, 422],
   });
-  router.post('/v1/scans', requireRole('support', 'admin'), async (req, res) => {
+  router.post('/v1/scans', requireRole('staff', 'support', 'admin'), async (req, res) => {
     const staff = principalOf(req);
     const body = parseOr422(scanRequestSchema, req.body);
     if (staff.event && body.eventId && body.eventId !== staff.event) {
       throw problems.forbidden(`this token scans tickets of event ${staff.event} only`);
     }
     const eventId = staff.event ?? body.eventId;
+    const by = `${staff.role}:${staff.sub}`.slice(0, 200);
     const answer = (result: ScanResult, row?: Record<string, unknown>) => {
       businessMetrics.scans.inc({ result });
       res.json({ result, ...(row ? { ticket: ticketView(row) } : {}) });
@@ -141,14 +152,34 @@ export function ticketRoutes({ db, ticketSigner }: TicketRouteDeps): Router {
     }
     if (code === null) return answer('UNKNOWN');
 
-    const admitted = await db('tickets')
-      .where({ code, status: 'VALID' })
-      .modify((q) => {
-        if (ticketId) q.where('id', ticketId);
-        if (eventId) q.where('event_id', eventId);
-      })
-      .update({ status: 'USED', used_at: db.fn.now(), used_by: `${staff.role}:${staff.sub}`.slice(0, 200) })
-      .returning('id');
+    const admitted = await db.transaction(async (trx) => {
+      const rows: Array<{ id: string; event_id: string; used_at: Date }> = await trx('tickets')
+        .where({ code, status: 'VALID' })
+        .modify((q) => {
+          if (ticketId) q.where('id', ticketId);
+          if (eventId) q.where('event_id', eventId);
+        })
+        // The database's clock, the one that stamps voids: an admission is always older than a later void.
+        .update({ status: 'USED', used_at: trx.raw('clock_timestamp()'), used_by: by })
+        .returning(['id', 'event_id', 'used_at']);
+      const ticket = rows[0];
+      if (!ticket) return rows;
+      const gate = body.gate ?? ONLINE_GATE;
+      const scannedAt = new Date(ticket.used_at);
+      await recordAdmissions(trx, ticket.event_id, [
+        {
+          scanId: `scn_${randomUUID().replace(/-/g, '')}`,
+          ticketId: ticket.id,
+          gate,
+          scannedAt,
+          source: 'ONLINE',
+          packId: null,
+          requestHash: scanFingerprint(ticket.event_id, { code: body.code, scannedAt, gate }),
+          scannedBy: by,
+        },
+      ]);
+      return rows;
+    });
     const row = await db('tickets as t')
       .join('ticket_types as tt', 'tt.id', 't.ticket_type_id')
       .where('t.code', code)

@@ -9,7 +9,10 @@ import {
   latePaymentWorkflowId,
   paymentOutcomeSignal,
   orderSearchAttributes,
+  refundOutcomeSignal,
+  refundWorkflowId,
   type PaymentOutcome,
+  type RefundOutcome,
 } from '../../domain';
 import type { CardIntent, CryptoChargeStatus } from '../../providers/payments/ports';
 import {
@@ -17,7 +20,7 @@ import {
   verifyStripeEvent,
   WebhookSignatureError,
 } from '../../providers/payments/webhook-signatures';
-import type { PaymentProviders } from '../../workers/providers';
+import type { PaymentProviders } from '../../providers';
 import type { latePaymentWorkflow } from '../../workflows/late-payment';
 import { Problem } from '../problems';
 import { z } from 'zod';
@@ -126,7 +129,7 @@ export function webhookRoutes(deps: WebhookRouteDeps): Router {
     );
     const object = event.data.object as unknown as Record<string, unknown>;
     const ref =
-      object.object === 'payment_intent'
+      object.object === 'payment_intent' || object.object === 'refund'
         ? stringOr(object.id)
         : object.object === 'charge'
           ? stringOr(object.payment_intent)
@@ -217,10 +220,47 @@ export function webhookRoutes(deps: WebhookRouteDeps): Router {
     });
   }
 
+  /**
+   * A refund event (`refund.updated`, `refund.failed`, `charge.refunded`): each refund it concerns is re-fetched
+   * from Stripe and its outcome signalled to that refund's workflow, which decides (a pending refund is not done).
+   */
+  async function handleRefundEvent(trx: Knex.Transaction, event: ReceivedEvent): Promise<Handled> {
+    const ref = event.objectRef!;
+    const refunds =
+      event.type === 'charge.refunded'
+        ? await trx('refunds as r')
+            .join('payments as p', 'p.id', 'r.payment_id')
+            .where({ 'p.provider': 'stripe', 'p.provider_ref': ref })
+            .whereIn('r.status', ['PROCESSING'])
+            .whereNotNull('r.provider_ref')
+            .select('r.id', 'r.order_id', 'r.provider_ref')
+        : await trx('refunds').where({ provider_ref: ref }).select('id', 'order_id', 'provider_ref');
+    if (refunds.length === 0) return { orderId: null, outcome: 'unknown refund' };
+    const told: string[] = [];
+    for (const refund of refunds) {
+      const current = await payments.card.retrieveRefund(refund.provider_ref);
+      const outcome: RefundOutcome = {
+        providerRef: current.id,
+        status: current.status,
+        failureReason: current.failureReason,
+        eventId: event.eventId,
+      };
+      try {
+        await temporal.workflow.getHandle(refundWorkflowId(refund.id)).signal(refundOutcomeSignal, outcome);
+        told.push(`${refund.id}: ${current.status}`);
+      } catch (err) {
+        if (!(err instanceof WorkflowNotFoundError)) throw err;
+        told.push(`${refund.id}: ${current.status} (refund already closed)`);
+      }
+    }
+    return { orderId: refunds[0].order_id, outcome: `refund signalled: ${told.join(', ')}` };
+  }
+
   /** Decides what an event means for its order, from the provider's own current view of the payment. */
   async function handle(trx: Knex.Transaction, event: ReceivedEvent): Promise<Handled> {
     const ref = event.objectRef;
     if (!ref) return { orderId: null, outcome: 'ignored: not about a payment' };
+    if (event.provider === 'stripe' && isRefundEvent(event.type)) return handleRefundEvent(trx, event);
     // Our own record of the payment is the surest link to the order; the payload's metadata is only a hint.
     const recorded = await trx('payments')
       .where({ provider: event.provider, provider_ref: ref })
@@ -257,8 +297,11 @@ export function webhookRoutes(deps: WebhookRouteDeps): Router {
     } catch (err) {
       if (!(err instanceof WorkflowNotFoundError)) throw err;
     }
-    // The checkout is over. Only a crypto payment that arrived late still needs acting on.
-    if (event.provider === 'coinbase' && (status === 'delayed' || status === 'succeeded')) {
+    // The checkout is over. Only a payment that arrived late still needs acting on: a crypto charge paid late, or
+    // a card PaymentIntent that succeeded after its order ended unpaid (3-D Secure passed as the hold expired).
+    const lateCard =
+      event.provider === 'stripe' && status === 'succeeded' && event.type === 'payment_intent.succeeded';
+    if (lateCard || (event.provider === 'coinbase' && (status === 'delayed' || status === 'succeeded'))) {
       if (await startLatePayment(trx, orderId, event.provider, ref))
         return { orderId, outcome: `late payment: ${status}` };
     }
@@ -280,7 +323,19 @@ export function webhookRoutes(deps: WebhookRouteDeps): Router {
       await temporal.workflow.start<typeof latePaymentWorkflow>('latePaymentWorkflow', {
         workflowId: latePaymentWorkflowId(orderId),
         taskQueue: CHECKOUT_TASK_QUEUE,
-        args: [{ orderId, provider, paymentRef }],
+        args: [
+          {
+            orderId,
+            provider,
+            paymentRef,
+            order: {
+              eventId: order.event_id,
+              buyerId: order.buyer_id,
+              organizerId: order.organizer_id,
+              ...(order.wallet_address ? { walletAddress: order.wallet_address } : {}),
+            },
+          },
+        ],
         workflowIdConflictPolicy: 'USE_EXISTING',
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
         typedSearchAttributes: orderSearchAttributes({
@@ -315,6 +370,16 @@ function countWebhook(provider: Provider): RequestHandler {
     });
     next();
   };
+}
+
+/** Stripe events about refunds rather than payments. */
+function isRefundEvent(type: string): boolean {
+  return (
+    type === 'refund.updated' ||
+    type === 'refund.failed' ||
+    type === 'charge.refunded' ||
+    type === 'refund.created'
+  );
 }
 
 /** Runs a signature check; a failure is a 400 that records nothing. */

@@ -100,6 +100,29 @@ export function createCoinbaseCryptoPayments(options: CoinbaseCryptoPaymentsOpti
         return current;
       }
     },
+
+    async listCharges({ from, to }) {
+      client();
+      // The SDK pages through every charge (the Charges API has no created filter); the window is applied here.
+      const charges = await resources.Charge.all({ order: 'desc', limit: 100 });
+      return charges
+        .filter((c) => c.created_at >= from && c.created_at < to)
+        .filter((c) => (c.timeline ?? []).some((t) => ['COMPLETED', 'DELAYED', 'RESOLVED'].includes(t.status)))
+        .map((c) => {
+          const charge = toCryptoCharge(c as ChargeResource);
+          return {
+            kind: 'charge' as const,
+            provider: 'coinbase' as const,
+            ref: charge.id,
+            orderId: charge.orderId,
+            chargeRef: null,
+            payoutId: null,
+            amountMinor: charge.amountMinor,
+            currency: charge.currency,
+            at: new Date(c.created_at).toISOString(),
+          };
+        });
+    },
   };
 }
 

@@ -1,3 +1,5 @@
+import type { ProviderRecord } from '../../domain/reconciliation';
+
 /** PaymentIntent statuses as Stripe names them; the sandbox uses the same words. */
 export type CardIntentStatus =
   | 'requires_payment_method'
@@ -29,6 +31,10 @@ export interface CardRefund {
   status: 'pending' | 'succeeded' | 'failed' | 'canceled' | 'requires_action';
   amountMinor: number;
   currency: string;
+  /** The PaymentIntent refunded. */
+  intentId: string | null;
+  /** Why the refund failed (Stripe's `failure_reason`, e.g. `expired_or_canceled_card`), when it did. */
+  failureReason: string | null;
 }
 
 /** Charges cards. Implemented over Stripe PaymentIntents, and by a local sandbox with the same behaviour. */
@@ -45,7 +51,10 @@ export interface CardPayments {
     returnUrl: string;
   }): Promise<CardIntent>;
   retrieve(intentId: string): Promise<CardIntent>;
-  /** Cancels an unpaid intent; cancelling one that is already canceled returns it unchanged. */
+  /**
+   * Cancels an unpaid intent; cancelling one that is already canceled returns it unchanged, and one that was paid
+   * meanwhile (a 3-D Secure passed as the hold expired) returns it as it now is, `succeeded`: the caller must look.
+   */
   cancel(intentId: string, idempotencyKey: string): Promise<CardIntent>;
   /** Refunds a succeeded intent, in full when `amountMinor` is omitted. */
   refund(input: {
@@ -54,6 +63,12 @@ export interface CardPayments {
     idempotencyKey: string;
     reason?: string;
   }): Promise<CardRefund>;
+  /** Succeeded charges created in [from, to), for reconciliation. */
+  listCharges(window: { from: string; to: string }): Promise<ProviderRecord[]>;
+  /** Succeeded refunds created in [from, to), for reconciliation. */
+  listRefunds(window: { from: string; to: string }): Promise<ProviderRecord[]>;
+  /** A refund as it now is: `pending` refunds settle later, to `succeeded` or `failed`, announced by webhook. */
+  retrieveRefund(refundId: string): Promise<CardRefund>;
 }
 
 /** Coinbase Commerce charge timeline statuses, latest first wins. */
@@ -101,4 +116,6 @@ export interface CryptoPayments {
   retrieveCharge(chargeId: string): Promise<CryptoCharge>;
   /** Cancels a charge nobody has paid yet; a charge already paid stays as it is and is returned. */
   cancelCharge(chargeId: string): Promise<CryptoCharge>;
+  /** Paid charges created in [from, to), for reconciliation. */
+  listCharges(window: { from: string; to: string }): Promise<ProviderRecord[]>;
 }

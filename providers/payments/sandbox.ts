@@ -26,9 +26,20 @@ const TEST_CARDS: Record<string, { status: CardIntentStatus; declineCode?: strin
   },
   pm_card_chargeDeclinedExpiredCard: { status: 'requires_payment_method', declineCode: 'expired_card' },
   pm_card_chargeDeclinedFraudulent: { status: 'requires_payment_method', declineCode: 'fraudulent' },
+  // Stripe's refund test cards: the charge succeeds; a refund of it starts `pending` and settles later by webhook.
+  pm_card_pendingRefund: { status: 'succeeded' },
+  pm_card_refundFail: { status: 'succeeded' },
   pm_card_threeDSecure2Required: { status: 'requires_action' },
   pm_card_authenticationRequired: { status: 'requires_action' },
 };
+
+/** Test cards whose refunds start `pending` and settle later, and how. */
+const SETTLING_REFUNDS: Record<string, 'succeeded' | 'failed'> = {
+  pm_card_pendingRefund: 'succeeded',
+  pm_card_refundFail: 'failed',
+};
+/** How long a pending sandbox refund takes to settle. */
+const REFUND_SETTLE_MS = 1_000;
 
 /** The outcomes a buyer can choose on the sandbox 3-D Secure page. */
 export type ThreeDSecureOutcome = 'succeeded' | 'failed';
@@ -98,6 +109,74 @@ export function createSandboxCardPayments(deps: SandboxDeps) {
     });
   };
 
+  /** Sends a refund event (`refund.updated`, `refund.failed`), shaped and signed as Stripe sends it. */
+  const emitRefund = (type: string, refund: CardRefund) => {
+    const body = JSON.stringify({
+      id: `evt_sbx_${token(12)}`,
+      object: 'event',
+      api_version: '2025-08-27.basil',
+      created: Math.floor(Date.now() / 1000),
+      type,
+      livemode: false,
+      pending_webhooks: 1,
+      request: { id: null, idempotency_key: null },
+      data: {
+        object: {
+          id: refund.id,
+          object: 'refund',
+          amount: refund.amountMinor,
+          currency: refund.currency.toLowerCase(),
+          payment_intent: refund.intentId,
+          status: refund.status,
+          failure_reason: refund.failureReason,
+        },
+      },
+    });
+    deps.webhooks.deliver('/webhooks/stripe', body, {
+      'stripe-signature': signStripePayload(body, deps.stripeWebhookSecret),
+    });
+  };
+
+  const toRefund = (row: Record<string, unknown>, currency: string): CardRefund => ({
+    id: row.id as string,
+    status: row.status as CardRefund['status'],
+    amountMinor: Number(row.amount_minor),
+    currency,
+    intentId: row.intent_id as string,
+    failureReason: (row.failure_reason as string | null) ?? null,
+  });
+
+  /**
+   * Settles a pending refund as Stripe's refund test cards do, some time later: `pm_card_pendingRefund` succeeds,
+   * `pm_card_refundFail` fails (its amount becomes refundable again), each announced by its webhook.
+   */
+  const settleLater = (refundId: string, outcome: 'succeeded' | 'failed') => {
+    setTimeout(() => {
+      void db
+        .transaction(async (trx) => {
+          const [row] = await trx('sandbox_card_refunds')
+            .where({ id: refundId, status: 'pending' })
+            .update(
+              outcome === 'succeeded'
+                ? { status: 'succeeded' }
+                : { status: 'failed', failure_reason: 'expired_or_canceled_card' },
+            )
+            .returning('*');
+          if (!row) return null;
+          const intent = await trx('sandbox_card_intents').where({ id: row.intent_id }).first();
+          if (outcome === 'failed')
+            await trx('sandbox_card_intents')
+              .where({ id: row.intent_id })
+              .decrement('refunded_minor', row.amount_minor);
+          return toRefund(row, (intent.currency as string).trim());
+        })
+        .then((refund) => {
+          if (refund) emitRefund(outcome === 'succeeded' ? 'refund.updated' : 'refund.failed', refund);
+        })
+        .catch(() => undefined);
+    }, REFUND_SETTLE_MS);
+  };
+
   const eventFor: Partial<Record<CardIntentStatus, string>> = {
     succeeded: 'payment_intent.succeeded',
     requires_action: 'payment_intent.requires_action',
@@ -150,10 +229,9 @@ export function createSandboxCardPayments(deps: SandboxDeps) {
     retrieve,
     async cancel(intentId) {
       const intent = await retrieve(intentId);
-      if (intent.status === 'canceled') return intent;
-      if (intent.status === 'succeeded' || intent.status === 'processing') {
-        throw new Error(`You cannot cancel this PaymentIntent because it has a status of ${intent.status}.`);
-      }
+      // As the real adapter does with Stripe's refusal: an intent that was paid meanwhile comes back as it is.
+      if (intent.status === 'canceled' || intent.status === 'succeeded' || intent.status === 'processing')
+        return intent;
       await db('sandbox_card_intents').where({ id: intentId }).update({ status: 'canceled' });
       const canceled = { ...intent, status: 'canceled' as const, actionUrl: null };
       emit('payment_intent.canceled', canceled);
@@ -167,13 +245,7 @@ export function createSandboxCardPayments(deps: SandboxDeps) {
         const row = await trx('sandbox_card_intents').where({ id: input.intentId }).forUpdate().first();
         if (!row) throw new Error(`No such payment_intent: '${input.intentId}'`);
         const currency = (row.currency as string).trim();
-        if (existing)
-          return {
-            id: existing.id,
-            status: existing.status,
-            amountMinor: Number(existing.amount_minor),
-            currency,
-          };
+        if (existing) return toRefund(existing, currency);
         if (row.status !== 'succeeded')
           throw new Error(`PaymentIntent ${input.intentId} has not succeeded; nothing to refund`);
         const remaining = Number(row.amount_minor) - Number(row.refunded_minor);
@@ -181,17 +253,66 @@ export function createSandboxCardPayments(deps: SandboxDeps) {
         if (amountMinor <= 0 || amountMinor > remaining) {
           throw new Error(`Refund amount ${amountMinor} exceeds the ${remaining} left on ${input.intentId}`);
         }
-        const refund = { id: `re_sbx_${token(12)}`, status: 'succeeded' as const, amountMinor, currency };
-        await trx('sandbox_card_refunds').insert({
-          id: refund.id,
-          intent_id: input.intentId,
-          idempotency_key: input.idempotencyKey,
-          amount_minor: amountMinor,
-          status: refund.status,
-        });
+        const settles = SETTLING_REFUNDS[row.payment_method as string];
+        const [inserted] = await trx('sandbox_card_refunds')
+          .insert({
+            id: `re_sbx_${token(12)}`,
+            intent_id: input.intentId,
+            idempotency_key: input.idempotencyKey,
+            amount_minor: amountMinor,
+            status: settles ? 'pending' : 'succeeded',
+          })
+          .returning('*');
         await trx('sandbox_card_intents').where({ id: input.intentId }).increment('refunded_minor', amountMinor);
-        return refund;
+        if (settles) settleLater(inserted.id as string, settles);
+        return toRefund(inserted, currency);
       });
+    },
+    async listCharges({ from, to }) {
+      const rows = await db('sandbox_card_intents')
+        .where({ status: 'succeeded' })
+        .andWhere('created_at', '>=', from)
+        .andWhere('created_at', '<', to)
+        .orderBy('created_at');
+      return rows.map((r) => ({
+        kind: 'charge' as const,
+        provider: 'stripe' as const,
+        ref: r.id as string,
+        orderId: (r.order_id as string | null) ?? null,
+        chargeRef: null,
+        payoutId: null,
+        amountMinor: Number(r.amount_minor),
+        currency: (r.currency as string).trim(),
+        at: new Date(r.created_at as string).toISOString(),
+      }));
+    },
+    async listRefunds({ from, to }) {
+      const rows = await db('sandbox_card_refunds as r')
+        .join('sandbox_card_intents as i', 'i.id', 'r.intent_id')
+        .where('r.status', 'succeeded')
+        .andWhere('r.created_at', '>=', from)
+        .andWhere('r.created_at', '<', to)
+        .orderBy('r.created_at')
+        .select('r.id', 'r.intent_id', 'r.amount_minor', 'r.created_at', 'i.order_id', 'i.currency');
+      return rows.map((r) => ({
+        kind: 'refund' as const,
+        provider: 'stripe' as const,
+        ref: r.id as string,
+        orderId: (r.order_id as string | null) ?? null,
+        chargeRef: r.intent_id as string,
+        payoutId: null,
+        amountMinor: Number(r.amount_minor),
+        currency: (r.currency as string).trim(),
+        at: new Date(r.created_at as string).toISOString(),
+      }));
+    },
+    async retrieveRefund(refundId) {
+      const row = await db('sandbox_card_refunds as r')
+        .join('sandbox_card_intents as i', 'i.id', 'r.intent_id')
+        .where('r.id', refundId)
+        .first('r.*', 'i.currency');
+      if (!row) throw new SandboxNotFoundError(`No such refund: '${refundId}'`);
+      return toRefund(row, (row.currency as string).trim());
     },
     /** The buyer's answer on the sandbox 3-D Secure page; only an intent awaiting action changes. */
     async completeThreeDSecure(intentId, outcome) {
@@ -306,6 +427,25 @@ export function createSandboxCryptoPayments(deps: SandboxDeps) {
       async retrieveCharge(chargeId) {
         return toCharge(await find(chargeId));
       },
+      async listCharges({ from, to }) {
+        const rows = await db('sandbox_crypto_charges')
+          .where('created_at', '>=', from)
+          .andWhere('created_at', '<', to)
+          .orderBy('created_at');
+        return rows
+          .filter((r) => isPaidTimeline(r.timeline as Array<{ status: CryptoChargeStatus }>))
+          .map((r) => ({
+            kind: 'charge' as const,
+            provider: 'coinbase' as const,
+            ref: r.id as string,
+            orderId: (r.order_id as string | null) ?? null,
+            chargeRef: null,
+            payoutId: null,
+            amountMinor: Number(r.amount_minor),
+            currency: (r.currency as string).trim(),
+            at: new Date(r.created_at as string).toISOString(),
+          }));
+      },
       async cancelCharge(chargeId) {
         const row = await find(chargeId);
         const status = toCharge(row).status;
@@ -358,3 +498,8 @@ export function createSandboxCryptoPayments(deps: SandboxDeps) {
 export type SandboxCardPayments = ReturnType<typeof createSandboxCardPayments>;
 /** The sandbox crypto provider, with its page-completion hook. */
 export type SandboxCryptoPayments = ReturnType<typeof createSandboxCryptoPayments>;
+
+/** A crypto charge was paid when its timeline reached COMPLETED (on time) or DELAYED (after it expired). */
+export function isPaidTimeline(timeline: Array<{ status: CryptoChargeStatus }>): boolean {
+  return timeline.some((t) => t.status === 'COMPLETED' || t.status === 'DELAYED' || t.status === 'RESOLVED');
+}

@@ -100,6 +100,49 @@ export function createStripeCardPayments(options: StripeCardPaymentsOptions): St
       return toCardRefund(refund);
     },
 
+    async listCharges({ from, to }) {
+      const created = { gte: toUnix(from), lt: toUnix(to) };
+      const intents = await stripe.paymentIntents
+        .list({ created, limit: 100 })
+        .autoPagingToArray({ limit: 10_000 });
+      return intents
+        .filter((i) => i.status === 'succeeded')
+        .map((i) => ({
+          kind: 'charge' as const,
+          provider: 'stripe' as const,
+          ref: i.id,
+          orderId:
+            typeof i.metadata?.orderId === 'string' && i.metadata.orderId !== '' ? i.metadata.orderId : null,
+          chargeRef: null,
+          payoutId: null,
+          amountMinor: i.amount_received || i.amount,
+          currency: i.currency.toUpperCase(),
+          at: new Date(i.created * 1000).toISOString(),
+        }));
+    },
+
+    async listRefunds({ from, to }) {
+      const created = { gte: toUnix(from), lt: toUnix(to) };
+      const refunds = await stripe.refunds.list({ created, limit: 100 }).autoPagingToArray({ limit: 10_000 });
+      return refunds
+        .filter((r) => r.status === 'succeeded')
+        .map((r) => ({
+          kind: 'refund' as const,
+          provider: 'stripe' as const,
+          ref: r.id,
+          orderId: null,
+          chargeRef: typeof r.payment_intent === 'string' ? r.payment_intent : (r.payment_intent?.id ?? null),
+          payoutId: null,
+          amountMinor: r.amount,
+          currency: r.currency.toUpperCase(),
+          at: new Date(r.created * 1000).toISOString(),
+        }));
+    },
+
+    async retrieveRefund(refundId) {
+      return toCardRefund(await stripe.refunds.retrieve(refundId));
+    },
+
     verifyWebhook(rawBody, signatureHeader) {
       if (options.webhookSecret === undefined) {
         throw new Error('the Stripe adapter was built without a webhookSecret');
@@ -187,6 +230,9 @@ export function toCardRefund(refund: Stripe.Refund): CardRefund {
     status: status as CardRefund['status'],
     amountMinor: refund.amount,
     currency: refund.currency.toUpperCase(),
+    intentId:
+      typeof refund.payment_intent === 'string' ? refund.payment_intent : (refund.payment_intent?.id ?? null),
+    failureReason: refund.failure_reason ?? null,
   };
 }
 
@@ -198,3 +244,5 @@ function isUnexpectedStateError(err: unknown): boolean {
     err.code === 'payment_intent_unexpected_state'
   );
 }
+
+const toUnix = (iso: string) => Math.floor(new Date(iso).getTime() / 1000);

@@ -4,6 +4,10 @@ import { DefaultLogger, Runtime, Worker, type WorkerOptions } from '@temporalio/
 import { randomUUID } from 'node:crypto';
 import { createDb, type Db } from '../../db';
 import { SearchAttributes } from '../../domain';
+import { Client, Connection } from '@temporalio/client';
+import { SearchAttributeType, type SearchAttributePair } from '@temporalio/common';
+import { ensureNamespace } from '../../scripts/temporal-cluster';
+import { ensureSearchAttributes } from '../../scripts/temporal-server';
 
 /** Tests run inside `npm test`, which provides these; a direct `npx jest` says what is missing. */
 export function requiredEnv(name: 'TEMPORAL_CLI_PATH' | 'TEST_DATABASE_URL' | 'STRIPE_MOCK_PATH'): string {
@@ -33,13 +37,32 @@ function installQuietRuntime(logger?: TemporalLogger, sdkMetricsAddress?: string
 }
 
 /**
- * A real Temporal dev server for one test file, with the platform's search attributes registered. `logger`
- * receives the SDK's logs instead of the quiet default (the first call in a file decides).
+ * A real Temporal for one test file, with the platform's search attributes registered: its own dev server, or,
+ * with TEST_TEMPORAL_ADDRESS set (`npm run test:cluster` sets it), a namespace of its own on that running
+ * cluster. A namespace per file keeps files apart as separate dev servers do: every file's workers poll the
+ * same task queue names (`checkout`, ...) and would otherwise take each other's tasks. `logger` receives the
+ * SDK's logs instead of the quiet default (the first call in a file decides); `serverMetricsPort` applies to
+ * an own dev server only.
  */
-export function createTemporalEnv(
+export async function createTemporalEnv(
   options: { logger?: TemporalLogger; sdkMetricsAddress?: string; serverMetricsPort?: number } = {},
 ): Promise<TestWorkflowEnvironment> {
   installQuietRuntime(options.logger, options.sdkMetricsAddress);
+  const address = process.env.TEST_TEMPORAL_ADDRESS;
+  if (address) {
+    const namespace = uid('test').replace(/_/g, '-');
+    const connection = await Connection.connect({ address });
+    try {
+      await ensureNamespace(connection, namespace, () => {});
+    } finally {
+      await connection.close();
+    }
+    await ensureSearchAttributes(address, namespace, (line) => {
+      if (!line.includes('registered')) throw new Error(line);
+    });
+    await untilSearchAttributesAccepted(address, namespace);
+    return TestWorkflowEnvironment.createFromExistingServer({ address, namespace });
+  }
   return TestWorkflowEnvironment.createLocal({
     server: {
       ...(options.serverMetricsPort ? { extraArgs: ['--metrics-port', String(options.serverMetricsPort)] } : {}),
@@ -47,6 +70,36 @@ export function createTemporalEnv(
       searchAttributes: Object.values(SearchAttributes),
     },
   });
+}
+
+/**
+ * A new namespace's search attributes reach every service's namespace cache within its refresh interval (2 s);
+ * until then a start that sets them is refused. Waits until one is accepted, so no test sees that window.
+ */
+async function untilSearchAttributesAccepted(address: string, namespace: string): Promise<void> {
+  const connection = await Connection.connect({ address });
+  const client = new Client({ connection, namespace });
+  const deadline = Date.now() + 30_000;
+  try {
+    for (;;) {
+      try {
+        const probe = await client.workflow.start('searchAttributeProbe', {
+          taskQueue: 'search-attribute-probe',
+          workflowId: uid('search-attribute-probe'),
+          typedSearchAttributes: Object.values(SearchAttributes).map((key) =>
+            key.type === SearchAttributeType.INT ? { key, value: 0 } : { key, value: 'probe' },
+          ) as SearchAttributePair[],
+        });
+        await probe.terminate('probe only');
+        return;
+      } catch (err) {
+        if (Date.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+  } finally {
+    await connection.close();
+  }
 }
 
 /** A pool on the run's test database. */

@@ -5,25 +5,33 @@ import { createApp } from '../../api/app';
 import { issueToken, type Principal } from '../../api/auth';
 import { loadConfig, type Config } from '../../config';
 import type { Db } from '../../db';
-import { CHECKOUT_TASK_QUEUE, NFT_TASK_QUEUE, NOTIFICATIONS_TASK_QUEUE } from '../../domain';
+import { CHECKOUT_TASK_QUEUE, NFT_TASK_QUEUE, NOTIFICATIONS_TASK_QUEUE, PAYOUTS_TASK_QUEUE } from '../../domain';
+import type { Payouts } from '../../providers/payouts/ports';
 import {
   createCheckoutQueueActivities,
   createNftQueueActivities,
   createNotificationQueueActivities,
+  createPayoutQueueActivities,
 } from '../../workers/activities';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import {
   createConfiguredMinter,
+  createConfiguredPayouts,
   createNotificationProviders,
   createPaymentProviders,
-} from '../../workers/providers';
-import { createTemporalEnv, testDb, Worker } from './env';
+  type PaymentProviders,
+} from '../../providers';
+import type { CardPayments } from '../../providers/payments/ports';
+import { createTemporalEnv, testDb, uid, Worker } from './env';
+import { Client } from '@temporalio/client';
+import { answerMalformedHttp } from '../../api/problems';
+import { createRateLimits } from '../../api/rate-limits';
+import { FAILURE_CONVERTER_PATH, platformDataConverter } from '../../temporal/payload-codec';
 import type { Logger as TemporalLogger } from '@temporalio/common';
 import type { Logger } from '../../observability/logger';
 import { observeActivities, WORKFLOW_INTERCEPTOR_MODULES } from '../../observability/temporal';
 import { startTracing, tracingClientInterceptors, workerTracing } from '../../observability/tracing';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
-import { Client } from '@temporalio/client';
 
 const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } as never;
 
@@ -33,23 +41,32 @@ export interface TestPlatform {
   config: Config;
   db: Db;
   env: TestWorkflowEnvironment;
+  /** A client over the test server with the platform's data converter (encrypted payloads), as the API has. */
+  client: Client;
   token(principal: Principal): string;
   stop(): Promise<void>;
+}
+
+/** How a test may change the worker's providers, e.g. to inject provider failures. */
+export interface TestPlatformOptions {
+  /** Wraps the worker's card provider (the API keeps the plain one, as webhooks re-fetch through it). */
+  wrapCard?: (card: CardPayments) => CardPayments;
+  /** Replaces the worker's payouts provider, e.g. a sandbox with an injected refusal. */
+  payouts?: (config: Config, db: Db) => Payouts;
+  logger?: Logger;
+  temporalLogger?: TemporalLogger;
+  /** The Temporal SDK's Prometheus exporter address, as WORKER_SDK_METRICS_PORT sets it in the worker. */
+  sdkMetricsAddress?: string;
+  /** The dev server's `--metrics-port`, as TEMPORAL_METRICS_PORT sets it in npm start. */
+  serverMetricsPort?: number;
+  /** Traces the API, the client, workflows and activities into this exporter (observability/tracing.ts). */
+  spanExporter?: SpanExporter;
 }
 
 /** Starts the API and a worker running the real activities over sandbox providers. */
 export async function startTestPlatform(
   overrides: Record<string, string> = {},
-  options: {
-    logger?: Logger;
-    temporalLogger?: TemporalLogger;
-    /** The Temporal SDK's Prometheus exporter address, as WORKER_SDK_METRICS_PORT sets it in the worker. */
-    sdkMetricsAddress?: string;
-    /** The dev server's `--metrics-port`, as TEMPORAL_METRICS_PORT sets it in npm start. */
-    serverMetricsPort?: number;
-    /** Traces the API, the client, workflows and activities into this exporter (observability/tracing.ts). */
-    spanExporter?: SpanExporter;
-  } = {},
+  options: TestPlatformOptions = {},
 ): Promise<TestPlatform> {
   const tracing = workerTracing(
     options.spanExporter
@@ -62,11 +79,29 @@ export async function startTestPlatform(
     serverMetricsPort: options.serverMetricsPort,
   });
   const db = testDb();
+  const dataConverter = platformDataConverter(loadConfig({ NODE_ENV: 'test', ...overrides }));
+  // The API's client, as api/main.ts builds it: the platform's data converter, traced when tracing is on.
+  const client = new Client({
+    connection: env.connection,
+    namespace: env.namespace ?? 'default',
+    dataConverter,
+    interceptors: tracingClientInterceptors(),
+  });
+  // Each test platform counts its own rate limits, as a separate deployment would; test files share a database.
+  const rateLimits = () => createRateLimits(config, db, { keyPrefix: uid('rl') });
   // The API listens first so the sandbox can deliver its webhooks to it.
   let config = loadConfig({ NODE_ENV: 'test', PORT: '0', HOLD_TTL_SECONDS: '5', ...overrides });
   const server: Server = await new Promise((resolve) => {
-    const app = createApp({ config, db, temporal: env.client, payments: createPaymentProviders(config, db) });
+    const app = createApp({
+      config,
+      db,
+      temporal: client,
+      payments: createPaymentProviders(config, db),
+      rateLimits: rateLimits(),
+      logger: options.logger,
+    });
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    answerMalformedHttp(s);
   });
   const port = (server.address() as AddressInfo).port;
   config = loadConfig({
@@ -79,18 +114,16 @@ export async function startTestPlatform(
   server.removeAllListeners('request');
   // The API's own providers, as in `npm start`: it re-fetches payments for webhooks and serves the sandbox pages.
   const payments = createPaymentProviders(config, db);
-  // The API's client, as api/main.ts builds it: traced when tracing is on.
-  const temporal = new Client({
-    connection: env.connection,
-    namespace: env.namespace ?? 'default',
-    interceptors: tracingClientInterceptors(),
-  });
-  server.on('request', createApp({ config, db, temporal, payments, logger: options.logger }));
+  server.on(
+    'request',
+    createApp({ config, db, temporal: client, payments, rateLimits: rateLimits(), logger: options.logger }),
+  );
 
   // One bundle for every queue's worker, as workers/main.ts does.
   const workflowBundle = await bundleWorkflowCode({
     workflowsPath: require.resolve('../../workflows'),
     workflowInterceptorModules: [...WORKFLOW_INTERCEPTOR_MODULES, ...tracing.workflowInterceptorModules],
+    failureConverterPath: FAILURE_CONVERTER_PATH,
     logger: quiet,
   });
   // The interceptors workers/main.ts registers: activity outcome metrics and order ids on activity log lines.
@@ -103,7 +136,8 @@ export async function startTestPlatform(
     workflowBundle,
     interceptors,
     sinks,
-    activities: createCheckoutQueueActivities(config, db, createPaymentProviders(config, db)),
+    dataConverter,
+    activities: createCheckoutQueueActivities(config, db, workerPayments(createPaymentProviders(config, db))),
   });
   // Fulfilment as in `npm start`: notifications through the outbox sandboxes, and NFT mints when the overrides
   // configure a chain (CHAIN_RPC_URL, CHAIN_PRIVATE_KEY, NFT_CONTRACT_ADDRESS); without one, mints wait unpolled.
@@ -115,7 +149,24 @@ export async function startTestPlatform(
       taskQueue: NOTIFICATIONS_TASK_QUEUE,
       workflowBundle,
       interceptors,
+      sinks,
+      dataConverter,
       activities: createNotificationQueueActivities(config, db, createNotificationProviders(config, db)),
+    }),
+    await Worker.create({
+      connection: env.nativeConnection,
+      namespace: env.namespace ?? 'default',
+      taskQueue: PAYOUTS_TASK_QUEUE,
+      workflowBundle,
+      interceptors,
+      sinks,
+      dataConverter,
+      activities: createPayoutQueueActivities(
+        config,
+        db,
+        (options.payouts ?? createConfiguredPayouts)(config, db),
+        createPaymentProviders(config, db),
+      ),
     }),
     ...(minter
       ? [
@@ -125,11 +176,16 @@ export async function startTestPlatform(
             taskQueue: NFT_TASK_QUEUE,
             workflowBundle,
             interceptors,
+            sinks,
+            dataConverter,
             activities: createNftQueueActivities(config, db, minter),
           }),
         ]
       : []),
   ];
+  function workerPayments(providers: PaymentProviders): PaymentProviders {
+    return options.wrapCard ? { ...providers, card: options.wrapCard(providers.card) } : providers;
+  }
   const running = worker.run();
   const fulfilmentRunning = fulfilmentWorkers.map((w) => w.run());
   return {
@@ -137,7 +193,8 @@ export async function startTestPlatform(
     config,
     db,
     env,
-    token: (principal) => issueToken(config.AUTH_JWT_SECRET, principal),
+    client,
+    token: (principal) => issueToken(config, principal),
     stop: async () => {
       worker.shutdown();
       for (const w of fulfilmentWorkers) w.shutdown();

@@ -1,0 +1,156 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { CONFIG_KEYS } from '../config';
+import { SEARCH_ATTRIBUTE_FLAGS } from '../domain';
+
+const root = join(__dirname, '..');
+
+// No Docker engine runs in CI, so the file is checked by parsing it.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a parsed compose file, read field by field
+const compose: any = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8'), { merge: true });
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- as above
+const services: Record<string, any> = compose.services;
+const APP_SERVICES = ['api', 'migrate', 'worker-checkout', 'worker-notifications', 'worker-nft'];
+/** Settings whose value is a secret: each must come from the environment, never from a default in the file. */
+const SECRETS = [
+  'AUTH_JWT_SECRET',
+  'STRIPE_SECRET_KEY',
+  'STRIPE_WEBHOOK_SECRET',
+  'COINBASE_API_KEY',
+  'COINBASE_WEBHOOK_SECRET',
+  'SENDGRID_API_KEY',
+  'TWILIO_ACCOUNT_SID',
+  'TWILIO_AUTH_TOKEN',
+  'TICKET_SIGNING_KEY',
+  'CHAIN_PRIVATE_KEY',
+];
+
+/** Resolves `${NAME:-default}` to its default, as compose does with NAME unset. */
+const withDefaults = (value: string) => value.replace(/\$\{[A-Z_]+:-([^}]*)\}/g, '$1');
+const required = /^\$\{[A-Z_]+:\?[^}]+\}$/;
+
+describe('docker-compose.yml', () => {
+  test('when parsed, then it runs the whole production shape and nothing else', () => {
+    expect(Object.keys(services).sort()).toEqual(
+      [
+        'api',
+        'grafana',
+        'migrate',
+        'postgres',
+        'prometheus',
+        'stripe-mock',
+        'temporal',
+        'temporal-schema',
+        'temporal-setup',
+        'temporal-ui',
+        'worker-checkout',
+        'worker-nft',
+        'worker-notifications',
+      ].sort(),
+    );
+  });
+
+  test('when parsed, then every service starts after what it needs', () => {
+    const needs = (name: string) => services[name].depends_on ?? {};
+    expect(needs('temporal-schema')).toEqual({ postgres: { condition: 'service_healthy' } });
+    expect(needs('temporal')).toEqual({ 'temporal-schema': { condition: 'service_completed_successfully' } });
+    expect(Object.keys(needs('temporal-setup'))).toEqual(['temporal']);
+    expect(Object.keys(needs('temporal-ui'))).toEqual(['temporal']);
+    expect(needs('migrate')).toEqual({ postgres: { condition: 'service_healthy' } });
+    for (const name of ['api', 'worker-checkout', 'worker-notifications', 'worker-nft']) {
+      expect(needs(name)).toEqual({
+        migrate: { condition: 'service_completed_successfully' },
+        'temporal-setup': { condition: 'service_completed_successfully' },
+      });
+    }
+    expect(Object.keys(needs('prometheus')).sort()).toEqual(['api', 'temporal']);
+    expect(Object.keys(needs('grafana'))).toEqual(['prometheus']);
+    // Every dependency names a service of the file.
+    for (const service of Object.values(services))
+      for (const dependency of Object.keys(service.depends_on ?? {}))
+        expect(services).toHaveProperty([dependency]);
+  });
+
+  test('when parsed, then only the API port is published, on 127.0.0.1 by default', () => {
+    const published = Object.entries(services).filter(([, s]) => s.ports !== undefined);
+    expect(published.map(([name]) => name)).toEqual(['api']);
+    expect(services.api.ports.map(withDefaults)).toEqual(['127.0.0.1:3000:3000']);
+    // The rest are reachable on the compose network only.
+    expect(services.temporal.expose).toEqual(['7233', '8000']);
+    expect(services['temporal-ui'].expose).toEqual(['8080']);
+  });
+
+  test('when parsed, then the app runs in production mode with every secret required from the environment', () => {
+    for (const name of APP_SERVICES) {
+      const env = services[name].environment;
+      expect(env.NODE_ENV).toBe('production');
+      for (const key of SECRETS.filter((k) => k in env))
+        expect([key, env[key]]).toEqual([key, expect.stringMatching(required)]);
+      expect(env.DATABASE_URL).toMatch(
+        /^postgres:\/\/bilten:\$\{POSTGRES_PASSWORD:\?[^}]+\}@postgres:5432\/bilten$/,
+      );
+    }
+    expect(Object.keys(services.api.environment)).toEqual(
+      expect.arrayContaining(SECRETS.filter((k) => k !== 'CHAIN_PRIVATE_KEY')),
+    );
+    expect(services['worker-nft'].environment.CHAIN_PRIVATE_KEY).toMatch(required);
+    expect(services.postgres.environment.POSTGRES_PASSWORD).toMatch(required);
+    expect(services['temporal-schema'].environment.SQL_PASSWORD).toMatch(required);
+    expect(services.temporal.environment.TEMPORAL_CLUSTER_PG_PASSWORD).toMatch(required);
+    expect(services.grafana.environment.GF_SECURITY_ADMIN_PASSWORD).toMatch(required);
+    // No value anywhere falls back to a default secret (`${X:-...}` is only for non-secrets).
+    const text = readFileSync(join(root, 'docker-compose.yml'), 'utf8');
+    for (const key of [...SECRETS, 'POSTGRES_PASSWORD', 'GRAFANA_ADMIN_PASSWORD'])
+      expect(text).not.toMatch(new RegExp(`\\$\\{${key}:?-`));
+  });
+
+  test('when parsed, then every app setting it passes is one the config knows', () => {
+    for (const name of APP_SERVICES)
+      for (const key of Object.keys(services[name].environment)) expect(CONFIG_KEYS).toContain(key);
+  });
+
+  test('when parsed, then there is one worker per task queue, each polling only its own', () => {
+    expect(services['worker-checkout'].environment.WORKER_TASK_QUEUES).toBe('checkout');
+    expect(services['worker-notifications'].environment.WORKER_TASK_QUEUES).toBe('notifications');
+    expect(services['worker-nft'].environment.WORKER_TASK_QUEUES).toBe('nft');
+    for (const name of ['worker-checkout', 'worker-notifications', 'worker-nft'])
+      expect(services[name].command).toEqual(['npx', 'tsx', 'workers/main.ts']);
+  });
+
+  test('when parsed, then Temporal runs the four services from the config file start:cluster uses, on Postgres', () => {
+    const temporal = services.temporal;
+    expect(temporal.command).toEqual(
+      expect.arrayContaining([
+        '--config=config/temporal',
+        '--env=cluster',
+        'start',
+        '--service=frontend',
+        '--service=history',
+        '--service=matching',
+        '--service=worker',
+      ]),
+    );
+    expect(temporal.volumes).toEqual(['./config/temporal:/etc/bilten/config/temporal:ro']);
+    expect(temporal.environment.TEMPORAL_CLUSTER_PG_HOST).toBe('postgres');
+    const schema = services['temporal-schema'].command.join('\n');
+    expect(schema).toContain('update-schema --schema-name postgresql/v12/temporal');
+    expect(schema).toContain('update-schema --schema-name postgresql/v12/visibility');
+    // The template it mounts is the one in the repo, and it reads the variables compose sets.
+    const template = readFileSync(join(root, 'config/temporal/cluster.yaml'), 'utf8');
+    for (const key of Object.keys(temporal.environment)) expect(template).toContain(`"${key}"`);
+  });
+
+  test('when parsed, then the setup registers exactly the search attributes the code uses', () => {
+    const script = services['temporal-setup'].command.join('\n');
+    const listed = /for attribute in ([^;]+);/.exec(script)![1]!.trim().split(/\s+/);
+    expect(listed.sort()).toEqual([...SEARCH_ATTRIBUTE_FLAGS].sort());
+  });
+
+  test('when parsed, then Prometheus and Grafana read the files the repo ships', () => {
+    for (const mount of [...services.prometheus.volumes, ...services.grafana.volumes]) {
+      const [from] = String(mount).split(':');
+      if (from!.startsWith('./')) expect(() => readFileSync(join(root, from!))).not.toThrow();
+    }
+  });
+});
