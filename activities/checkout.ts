@@ -1,6 +1,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Knex } from 'knex';
 import type { Db } from '../db';
+import { businessMetrics } from '../observability/metrics';
 import { buyerHoldings, buyerTicketCaps } from '../db/holdings';
 import {
   FailureType,
@@ -12,6 +13,16 @@ import {
   type OrderStatus,
   type TicketView,
 } from '../domain';
+
+/** Counts a sale once its transaction committed: the order PAID, its tickets, and how long paying took. */
+function recordSale(sale: { method: string; placedAt: Date; tickets: number }): void {
+  businessMetrics.checkoutsFinished.inc({ status: 'PAID', method: sale.method });
+  businessMetrics.ticketsSold.inc({ method: sale.method }, sale.tickets);
+  businessMetrics.checkoutToPaidSeconds.observe(
+    { method: sale.method },
+    Math.max(0, (Date.now() - sale.placedAt.getTime()) / 1000),
+  );
+}
 
 /** What the checkout activities need from the outside world. */
 export interface CheckoutActivityDeps {
@@ -142,7 +153,10 @@ export function createCheckoutActivities(deps: CheckoutActivityDeps) {
    * (a late payment), seats are taken again when they are still free; otherwise the seats are lost.
    */
   async function issueTickets({ orderId }: { orderId: string }): Promise<IssueTicketsResult> {
-    return db.transaction(async (trx) => {
+    /** Set when this call issued the tickets (a retry that found them issued counts nothing twice). */
+    let sale: { method: string; placedAt: Date; tickets: number } | undefined;
+    const result = await db.transaction(async (trx) => {
+      sale = undefined;
       const order = await trx('orders').where({ id: orderId }).forUpdate().first();
       if (!order) throw ApplicationFailure.nonRetryable(`no order ${orderId}`, FailureType.TicketIssuanceFailed);
       const existing = await trx('tickets').where({ order_id: orderId }).orderBy('id');
@@ -224,15 +238,18 @@ export function createCheckoutActivities(deps: CheckoutActivityDeps) {
           })),
         );
       }
+      sale = { method: order.payment_method, placedAt: new Date(order.created_at), tickets: inserted.length };
       return { tickets: inserted.map(toTicketView) };
     });
+    if (sale) recordSale(sale);
+    return result;
   }
 
   /** Gives held seats back and records how the order ended. Releasing twice changes nothing. */
   async function releaseHold(input: ReleaseHoldInput): Promise<void> {
-    await db.transaction(async (trx) => {
-      const order = await trx('orders').where({ id: input.orderId }).forUpdate().first('status');
-      if (!order) return;
+    const ended = await db.transaction(async (trx) => {
+      const order = await trx('orders').where({ id: input.orderId }).forUpdate().first('status', 'payment_method');
+      if (!order) return null;
       const held = await trx('reservations')
         .where({ order_id: input.orderId, status: 'HELD' })
         .orderBy('ticket_type_id')
@@ -245,9 +262,11 @@ export function createCheckoutActivities(deps: CheckoutActivityDeps) {
           .where({ order_id: input.orderId, status: 'HELD' })
           .update({ status: 'RELEASED', settled_at: trx.fn.now() });
       }
-      if (order.status !== input.status)
-        await setOrderStatus(trx, input.orderId, input.status, input.reason, input.detail);
+      if (order.status === input.status) return null;
+      await setOrderStatus(trx, input.orderId, input.status, input.reason, input.detail);
+      return order.payment_method as string;
     });
+    if (ended) businessMetrics.checkoutsFinished.inc({ status: input.status, method: ended });
   }
 
   /** Records a status the order passes through while it waits, such as PAYMENT_PROCESSING. */

@@ -24,6 +24,13 @@ import {
   type PayoutView,
 } from '../domain';
 import { TransferRefusedError, type Payouts } from '../providers/payouts/ports';
+import { businessMetrics } from '../observability/metrics';
+
+/** Counts a payout reaching a status, once the transaction that moved it has committed. */
+function countPayout<T>(status: PayoutStatus, moved: boolean, result: T): T {
+  if (moved) businessMetrics.payouts.inc({ status });
+  return result;
+}
 
 /** What the payout activities need: the database, the payouts port and the payout rules' settings. */
 export interface PayoutActivityDeps {
@@ -76,7 +83,9 @@ export function createPayoutActivities(deps: PayoutActivityDeps) {
    * when nothing is available, another payout runs, or the organizer has no connected account.
    */
   async function createPayout(input: PayoutInput): Promise<PayoutPlacement> {
-    return db.transaction(async (trx) => {
+    let createdStatus: PayoutStatus | null = null;
+    const placement = await db.transaction(async (trx): Promise<PayoutPlacement> => {
+      createdStatus = null;
       const organizer = await trx('organizers').where({ id: input.organizerId }).forUpdate().first();
       if (!organizer)
         return refused(PayoutRefusal.NothingToPayOut, `organizer ${input.organizerId} is not registered`);
@@ -135,8 +144,11 @@ export function createPayoutActivities(deps: PayoutActivityDeps) {
           (debtSettledMinor > 0 ? `, debt settled ${debtSettledMinor}` : '') +
           (requiresApproval ? ', awaiting approval' : ''),
       );
+      createdStatus = row.status as PayoutStatus;
       return { outcome: 'created', payout: toPayoutView(row) };
     });
+    if (createdStatus) businessMetrics.payouts.inc({ status: createdStatus });
+    return placement;
   }
 
   /** Moves a payout on, when the state machine allows it from where it stands; otherwise returns it as it is. */
@@ -158,10 +170,11 @@ export function createPayoutActivities(deps: PayoutActivityDeps) {
 
   /** The payout is approved (or needed no approval) and its transfer is about to be sent. */
   async function markPayoutInTransit(input: { payoutId: string; approvedBy?: string }): Promise<PayoutView> {
-    return db.transaction(async (trx) => {
+    const { row, moved } = await db.transaction(async (trx) => {
       const changes = input.approvedBy ? { approved_by: input.approvedBy, approved_at: trx.fn.now() } : {};
-      return toPayoutView((await transition(trx, input.payoutId, 'IN_TRANSIT', changes)).row);
+      return transition(trx, input.payoutId, 'IN_TRANSIT', changes);
     });
+    return countPayout('IN_TRANSIT', moved, toPayoutView(row));
   }
 
   /**
@@ -189,7 +202,8 @@ export function createPayoutActivities(deps: PayoutActivityDeps) {
 
   /** The transfer left: in transit is settled from the provider balance, and the payout is PAID. */
   async function recordPayoutPaid(input: { payoutId: string; transferId: string }): Promise<PayoutView> {
-    return db.transaction(async (trx) => {
+    let paid = false;
+    const view = await db.transaction(async (trx) => {
       const { row, moved } = await transition(trx, input.payoutId, 'PAID', {
         provider_ref: input.transferId,
         paid_at: trx.fn.now(),
@@ -207,8 +221,10 @@ export function createPayoutActivities(deps: PayoutActivityDeps) {
         );
         console.log(`[payouts] payout ${input.payoutId} paid: ${Number(row.amount_minor)} by ${input.transferId}`);
       }
+      paid = moved;
       return toPayoutView(row);
     });
+    return countPayout('PAID', paid, view);
   }
 
   /**
@@ -216,7 +232,8 @@ export function createPayoutActivities(deps: PayoutActivityDeps) {
    * reversed in the ledger, so the money is the organizer's balance again, and the payout is FAILED.
    */
   async function reversePayout(input: { payoutId: string; reason: string }): Promise<PayoutView> {
-    return db.transaction(async (trx) => {
+    let failed = false;
+    const view = await db.transaction(async (trx) => {
       const { row, moved } = await transition(trx, input.payoutId, 'FAILED', { failure_reason: input.reason });
       if (moved && !(await posted(trx, PayoutTransaction.reversed(input.payoutId)))) {
         const reserve = await trx('ledger_entries')
@@ -236,8 +253,10 @@ export function createPayoutActivities(deps: PayoutActivityDeps) {
         );
         console.warn(`[payouts] payout ${input.payoutId} failed and reversed: ${input.reason}`);
       }
+      failed = moved;
       return toPayoutView(row);
     });
+    return countPayout('FAILED', failed, view);
   }
 
   return { createPayout, markPayoutInTransit, transferPayout, recordPayoutPaid, reversePayout };

@@ -26,6 +26,7 @@ import {
 import type { CardIntent, CardPayments, CardRefund, CryptoPayments } from '../providers/payments/ports';
 import { paymentKeys } from './payments';
 import { recordRefundDebt } from './payouts';
+import { businessMetrics } from '../observability/metrics';
 
 /** What the refund activities need: the database and the two payment ports. */
 export interface RefundActivityDeps {
@@ -170,7 +171,7 @@ export async function recordRefundRequest(
 ): Promise<RecordedRefund> {
   const requestHash = refundRequestHash(request.ask);
   try {
-    return await db.transaction(async (trx) => {
+    const made = await db.transaction(async (trx) => {
       // One refund decision per order at a time: the policy reads what the others left.
       await trx.raw('SELECT 1 FROM orders WHERE id = ? FOR UPDATE', [request.orderId]);
       const existing = await trx('refunds').where({ id: request.refundId }).first();
@@ -208,6 +209,8 @@ export async function recordRefundRequest(
       const made = await recorded(trx, row, true, requestHash);
       return { ...made, input: { ...made.input, needsApproval: plan.needsApproval } };
     });
+    if (made.created) businessMetrics.refunds.inc({ status: 'REQUESTED' });
+    return made;
   } catch (err) {
     const code = (err as { code?: string }).code;
     // 23505: the ticket is on another live refund; 23514: the money is already being refunded.
@@ -262,7 +265,9 @@ export function createRefundActivities(deps: RefundActivityDeps) {
     reference?: string;
     failureReason?: string;
   }): Promise<void> {
+    let moved = false;
     await db.transaction(async (trx) => {
+      moved = false;
       const row = await trx('refunds').where({ id: input.refundId }).forUpdate().first('status');
       if (!row) throw ApplicationFailure.nonRetryable(`no refund ${input.refundId}`, FailureType.InvalidOrder);
       if (row.status === input.status) return;
@@ -292,7 +297,10 @@ export function createRefundActivities(deps: RefundActivityDeps) {
       // A refund that ends without money moving gives its tickets and its amount back to the order.
       if (input.status === 'FAILED' || input.status === 'REJECTED')
         await trx('refund_tickets').where({ refund_id: input.refundId }).update({ live: false });
+      moved = true;
     });
+    // Counted once the step committed: a retry finds the status already set and counts nothing.
+    if (moved) businessMetrics.refunds.inc({ status: input.status });
   }
 
   /** Notes in the refund's history that support was reminded of it. */
@@ -424,7 +432,9 @@ export function createRefundActivities(deps: RefundActivityDeps) {
 
   /** Marks the refund SUCCEEDED and the order PARTIALLY_REFUNDED or REFUNDED, with a line in its history. */
   async function completeRefund(input: { refundId: string; reference?: string }): Promise<CompleteRefundResult> {
-    return db.transaction(async (trx) => {
+    let succeeded: { amountMinor: number; currency: string } | null = null;
+    const result = await db.transaction(async (trx) => {
+      succeeded = null;
       const refund = await trx('refunds').where({ id: input.refundId }).forUpdate().first();
       const orderId = refund.order_id as string;
       await trx('orders').where({ id: orderId }).forUpdate().first('id');
@@ -444,6 +454,7 @@ export function createRefundActivities(deps: RefundActivityDeps) {
             ]),
             updated_at: trx.fn.now(),
           });
+        succeeded = { amountMinor: Number(refund.amount_minor), currency: String(refund.currency).trim() };
       }
       const captured = await trx('payments')
         .where({ order_id: orderId })
@@ -469,6 +480,12 @@ export function createRefundActivities(deps: RefundActivityDeps) {
           .update({ status: 'refunded', updated_at: trx.fn.now() });
       return { orderStatus };
     });
+    const done = succeeded as { amountMinor: number; currency: string } | null;
+    if (done) {
+      businessMetrics.refunds.inc({ status: 'SUCCEEDED' });
+      businessMetrics.refundedMinor.inc({ currency: done.currency }, done.amountMinor);
+    }
+    return result;
   }
 
   /**

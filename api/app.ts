@@ -1,5 +1,7 @@
 import type { Client } from '@temporalio/client';
 import express, { type Express } from 'express';
+import { z } from 'zod';
+import { documentRoute } from './openapi';
 import type { Config } from '../config';
 import { sandboxedProviders } from '../config';
 import type { Db } from '../db';
@@ -8,7 +10,7 @@ import { problemHandler, problems, Problem } from './problems';
 import { catalogueRoutes } from './routes/catalogue';
 import { checkoutRoutes } from './routes/checkouts';
 import { refundRoutes } from './routes/refunds';
-import { createMetrics, operationsRoutes } from './operations';
+import { operationsRoutes } from './operations';
 import { devRoutes } from './routes/dev';
 import { financeRoutes } from './routes/finance';
 import { payoutRoutes } from './routes/payouts';
@@ -22,6 +24,10 @@ import { configuredPayloadCodec } from '../temporal/payload-codec';
 import { codecRoutes } from './routes/codec';
 import { createRateLimits, type RateLimits } from './rate-limits';
 import type { TicketSigner } from '../tickets/signing';
+import { logger as rootLogger, type Logger } from '../observability/logger';
+import { httpLogging } from '../observability/http-logging';
+import { httpMetricsMiddleware } from '../observability/metrics';
+import { nameServerSpan } from '../observability/tracing';
 
 /** What the HTTP API is built over. */
 export interface ApiDeps {
@@ -32,9 +38,19 @@ export interface ApiDeps {
   payments: PaymentProviders;
   /** Verifies scanned tickets and publishes the public key; loaded from the config when not given. */
   ticketSigner?: Pick<TicketSigner, 'publicKeyJwk'>;
+  /** Where request lines go; the process logger (component `api`) when not given. Tests pass a capturing one. */
+  logger?: Logger;
   /** The rate limits; built over the config's store when not given (tests give each platform its own prefix). */
   rateLimits?: RateLimits;
 }
+
+/** Which dependency failed and which providers are sandboxes is only told to admins. */
+const readinessSchema = z.object({
+  status: z.enum(['ready', 'not-ready']),
+  postgres: z.enum(['ok', 'unreachable']).optional(),
+  temporal: z.enum(['ok', 'unreachable']).optional(),
+  sandboxedProviders: z.array(z.string()).optional(),
+});
 
 /** Bodies are small JSON documents; anything bigger is refused before it is parsed. */
 export const BODY_LIMIT = '16kb';
@@ -45,13 +61,24 @@ export function createApp(deps: ApiDeps): Express {
   const production = deps.config.NODE_ENV === 'production';
   app.disable('x-powered-by');
   app.set('trust proxy', deps.config.TRUST_PROXY_HOPS);
-  const metrics = createMetrics();
   const limits = deps.rateLimits ?? createRateLimits(deps.config, deps.db);
-  app.use(metrics.middleware);
-  app.use(operationsRoutes(metrics.registry));
+  app.use(httpLogging(deps.logger ?? rootLogger.child({ component: 'api' })));
+  app.use(httpMetricsMiddleware);
+  app.use(nameServerSpan);
+  app.use(operationsRoutes(deps));
 
+  documentRoute('get', '/healthz', {
+    summary: 'The process is up; names the Node.js version it runs on',
+    responses: { 200: z.object({ status: z.literal('ok'), node: z.string() }) },
+  });
   // The Node version lets operators see at a glance that every API process left an end-of-life runtime.
   app.get('/healthz', (_req, res) => void res.json({ status: 'ok', node: process.version }));
+  documentRoute('get', '/readyz', {
+    summary: 'Postgres and Temporal reachable; an admin token also sees each check and the sandboxed providers',
+    description: 'No token needed for ready or not; a bearer token with role admin adds the details.',
+    responses: { 200: readinessSchema, 503: readinessSchema },
+    problems: [401],
+  });
   // Ready or not for everyone; which dependency failed and which providers are sandboxes is for admins only.
   app.get('/readyz', authenticate(deps.config), async (req, res) => {
     const checks = await Promise.allSettled([

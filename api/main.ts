@@ -6,10 +6,17 @@ import { platformDataConverter } from '../temporal/payload-codec';
 import { temporalConnectionOptions } from '../workers/temporal-connection';
 import { createApp } from './app';
 import { answerMalformedHttp } from './problems';
+import { logger } from '../observability/logger';
+import { startTracing, tracingClientInterceptors } from '../observability/tracing';
+
+const log = logger.child({ component: 'api' });
 
 /** The API process: serves HTTP until SIGINT/SIGTERM, then drains and exits. */
 async function main(): Promise<void> {
   const config = loadConfig();
+  // Before the server exists, so its requests are instrumented.
+  const tracing = startTracing({ serviceName: 'bilten-api', endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
+  if (tracing) log.info({ endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT }, 'tracing on');
   if (!config.TEMPORAL_ADDRESS) throw new Error('TEMPORAL_ADDRESS is required by the API (npm start sets it)');
   if (!config.DATABASE_URL) throw new Error('DATABASE_URL is required by the API (npm start sets it)');
   const db = createDb(config.DATABASE_URL, config.DB_POOL_MAX);
@@ -18,21 +25,26 @@ async function main(): Promise<void> {
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     dataConverter: platformDataConverter(config),
+    interceptors: tracingClientInterceptors(),
   });
   const sandboxed = sandboxedProviders(config);
-  if (sandboxed.length > 0) console.log(`[api] sandbox providers (no keys configured): ${sandboxed.join(', ')}`);
+  if (sandboxed.length > 0)
+    log.info({ sandboxed }, `sandbox providers (no keys configured): ${sandboxed.join(', ')}`);
   // The API re-fetches payments when webhooks arrive, and serves the sandbox's hosted pages.
   const payments = createPaymentProviders(config, db, {
     webhooks: config.SANDBOX_WEBHOOKS === 'on',
-    log: (line) => console.warn(`[api] ${line}`),
+    log: (line) => log.warn(line),
   });
   const server = createApp({ config, db, temporal, payments }).listen(config.PORT, () =>
-    console.log(`[api] listening on ${config.PUBLIC_BASE_URL} (Node ${process.version})`),
+    log.info(
+      { port: config.PORT, node: process.version },
+      `listening on ${config.PUBLIC_BASE_URL} (Node ${process.version})`,
+    ),
   );
   answerMalformedHttp(server);
   const stop = () => {
     server.close(() => {
-      void Promise.all([connection.close(), db.destroy()]).then(() => process.exit(0));
+      void Promise.all([connection.close(), db.destroy(), tracing?.shutdown()]).then(() => process.exit(0));
     });
     setTimeout(() => process.exit(0), 10_000).unref();
   };
@@ -41,6 +53,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  console.error('[api] fatal:', err);
+  log.fatal({ err }, 'api failed');
   process.exit(1);
 });

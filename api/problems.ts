@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler, Response } from 'express';
 import { problemType } from '../domain';
+import { logger } from '../observability/logger';
 
 /** One bad field in a request, as listed in a validation problem's `errors`. */
 export interface FieldError {
@@ -34,6 +35,8 @@ export const problems = {
 
 /** Writes a problem+json response. */
 export function sendProblem(res: Response, problem: Problem, instance?: string): void {
+  // Metrics and logs name the refusal (`sold-out`, `invalid-signature`), not only its status code.
+  res.locals.problem = problem.slug;
   res
     .status(problem.status)
     .type('application/problem+json')
@@ -62,7 +65,7 @@ export const problemHandler: ErrorRequestHandler = (err, req, res, _next) => {
       new Problem(status, 'bad-request', 'Bad Request', String(err.message ?? 'bad request')),
     );
   }
-  console.error(`[api] ${req.method} ${req.originalUrl} failed:`, err);
+  (req.log ?? logger.child({ component: 'api' })).error({ err }, `${req.method} ${req.originalUrl} failed`);
   sendProblem(res, new Problem(500, 'internal', 'Internal Server Error', 'something went wrong on our side'));
 };
 

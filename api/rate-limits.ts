@@ -10,6 +10,7 @@ import {
 import type { Config } from '../config';
 import type { Db } from '../db';
 import { Problem } from './problems';
+import { httpMetrics, routeTemplate } from '../observability/metrics';
 
 /** The table the Postgres store keeps its counters in (created by migrations/20261202_0005_hardening.ts). */
 export const RATE_LIMIT_TABLE = 'rate_limits';
@@ -53,7 +54,9 @@ export function createRateLimits(config: Config, db: Db, options: { keyPrefix?: 
 
   const consume =
     (
-      pick: (req: Parameters<RequestHandler>[0]) => { limiter: RateLimiterAbstract; key: string } | null,
+      pick: (
+        req: Parameters<RequestHandler>[0],
+      ) => { limiter: RateLimiterAbstract; key: string; limit: 'ip' | 'anonymous' | 'subject' } | null,
     ): RequestHandler =>
     (req, res, next) => {
       const chosen = pick(req);
@@ -63,6 +66,8 @@ export function createRateLimits(config: Config, db: Db, options: { keyPrefix?: 
         (rejection: unknown) => {
           if (!(rejection instanceof RateLimiterRes)) return next(rejection);
           const seconds = Math.max(1, Math.ceil(rejection.msBeforeNext / 1000));
+          // Limits run before routing, so the route is `unmatched`; the limit says which one refused.
+          httpMetrics.rateLimited.inc({ limit: chosen.limit, route: routeTemplate(req) });
           res.setHeader('Retry-After', String(seconds));
           next(
             new Problem(429, 'rate-limited', 'Too Many Requests', `too many requests; retry in ${seconds} s`, {
@@ -74,10 +79,10 @@ export function createRateLimits(config: Config, db: Db, options: { keyPrefix?: 
     };
 
   return {
-    perIpCeiling: consume((req) => ({ limiter: ceiling, key: req.ip ?? 'unknown' })),
+    perIpCeiling: consume((req) => ({ limiter: ceiling, key: req.ip ?? 'unknown', limit: 'ip' })),
     perCaller: consume((req) => {
-      if (!req.principal) return { limiter: anonymous, key: req.ip ?? 'unknown' };
-      if (WRITE_METHODS.has(req.method)) return { limiter: writes, key: req.principal.sub };
+      if (!req.principal) return { limiter: anonymous, key: req.ip ?? 'unknown', limit: 'anonymous' };
+      if (WRITE_METHODS.has(req.method)) return { limiter: writes, key: req.principal.sub, limit: 'subject' };
       return null;
     }),
     close: async () => {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { LOG_LEVELS } from '../observability/logger';
 
 /** Development defaults, so `npm start` runs with no configuration at all. `.env.example` lists the same. */
 export const DEV_JWT_SECRET = 'bilten-dev-secret-change-me-in-production';
@@ -118,7 +119,19 @@ const schema = z.object({
   /** Payouts above this many minor units wait for an admin's approval. */
   PAYOUT_APPROVAL_THRESHOLD_MINOR: z.coerce.number().int().min(0).default(1_000_000),
   SENDGRID_PAYOUT_TEMPLATE_ID: z.string().default('d-bilten-payout-paid'),
-  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+  /** `json` (one object a line) or `pretty`; empty: pretty only in development at a terminal, JSON otherwise. */
+  LOG_FORMAT: z.enum(['', 'json', 'pretty']).default(''),
+  /** Where the worker serves its Prometheus metrics (activity outcomes, business counters); 0 turns it off. */
+  WORKER_METRICS_PORT: port(9464),
+  /** Where the Temporal SDK's own Prometheus exporter listens in the worker (task latencies, pollers); 0: off. */
+  WORKER_SDK_METRICS_PORT: port(9465),
+  /** The dev server's Prometheus metrics port (`temporal server start-dev --metrics-port`); 0: off. */
+  TEMPORAL_METRICS_PORT: port(9466),
+  /** The interface the worker's metrics ports bind; 0.0.0.0 in a container so Prometheus can reach them. */
+  METRICS_HOST: z.string().default('127.0.0.1'),
+  /** OTLP/HTTP collector (e.g. http://localhost:4318); set, the API and worker export traces there. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: optionalString,
 });
 
 /** Every setting the platform reads; `.env.example` lists each of them (a test keeps the two in step). */

@@ -100,6 +100,7 @@ export function startConfiguredDevServer(
     port: config.TEMPORAL_PORT,
     uiPort: config.TEMPORAL_UI_PORT,
     namespace: config.TEMPORAL_NAMESPACE,
+    metricsPort: config.TEMPORAL_METRICS_PORT,
     // The Web UI decodes encrypted payloads through the API's codec endpoint (api/routes/codec.ts).
     codecEndpoint: `${config.PUBLIC_BASE_URL}/codec`,
   });

@@ -1,6 +1,9 @@
 import { loadConfig } from '../config';
 import { createDb, migrateLatest } from '../db';
 import { seedDemo } from '../db/seed';
+import { logger } from '../observability/logger';
+
+const log = logger.child({ component: 'migrate' });
 
 /** `npm run migrate`: brings DATABASE_URL's schema up to date and seeds the demo catalogue. */
 async function main(): Promise<void> {
@@ -11,13 +14,13 @@ async function main(): Promise<void> {
   try {
     await migrateLatest(db);
     await seedDemo(db);
-    console.log('migrated and seeded');
+    log.info('migrated and seeded');
   } finally {
     await db.destroy();
   }
 }
 
 main().catch((err) => {
-  console.error('migrate failed:', err);
+  log.fatal({ err }, 'migrate failed');
   process.exit(1);
 });

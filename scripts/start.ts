@@ -9,9 +9,11 @@ import { Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { CHECKOUT_TASK_QUEUE } from '../domain';
 import { startLocalChain, type LocalChain } from './local-chain';
+import { logger } from '../observability/logger';
 import { temporalConnectionOptions, type TemporalConnectionOptions } from '../workers/temporal-connection';
 
-const log = (line: string) => console.log(`[start] ${line}`);
+const startLog = logger.child({ component: 'start' });
+const log = (line: string) => startLog.info(line);
 
 /** A child process the launcher keeps alive: restarted with backoff whenever it dies unasked. */
 function supervise(name: string, script: string, env: NodeJS.ProcessEnv) {
@@ -26,7 +28,10 @@ function supervise(name: string, script: string, env: NodeJS.ProcessEnv) {
       // A process that ran a while is restarted at once; one that keeps crashing backs off.
       restarts = Date.now() - startedAt > 30_000 ? 0 : restarts + 1;
       const delay = Math.min(30_000, 500 * 2 ** Math.min(restarts, 6));
-      log(`${name} exited (${signal ?? code}); restarting in ${delay} ms`);
+      startLog.warn(
+        { process: name, exit: signal ?? code, delay },
+        `${name} exited (${signal ?? code}); restarting in ${delay} ms`,
+      );
       setTimeout(launch, delay);
     });
   };
@@ -195,10 +200,15 @@ async function main(): Promise<void> {
     config.TEMPORAL_NAMESPACE,
     120_000,
   );
-  console.log(banner(config, infra.temporalUiUrl, startedAt, chain));
+  // The banner is for the person at the terminal (a token and a curl to copy), not a log line.
+  process.stdout.write(banner(config, infra.temporalUiUrl, startedAt, chain) + '\n');
+  startLog.info(
+    { api: config.PUBLIC_BASE_URL, temporalUi: infra.temporalUiUrl, seconds: (Date.now() - startedAt) / 1000 },
+    'Bilten is ready',
+  );
 }
 
 main().catch((err) => {
-  console.error('[start] failed:', err instanceof Error ? err.message : err);
+  startLog.fatal({ err }, `start failed: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);
 });

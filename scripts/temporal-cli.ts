@@ -3,6 +3,7 @@ import { accessSync, constants, readdirSync, statSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
+import { logger } from '../observability/logger';
 
 /** The newest CLI tag that `go install` accepts; later tags carry a replace directive it rejects. */
 export const TEMPORAL_CLI_MODULE = 'github.com/temporalio/cli/cmd/temporal@v1.5.1';
@@ -47,7 +48,9 @@ function findSdkDownload(): string | undefined {
  * Finds the Temporal CLI, installing it if needed, in this order: TEMPORAL_CLI_PATH, PATH, the Go bin
  * directories, `go install` of v1.5.1, then a CLI the SDK downloaded before.
  */
-export async function findOrInstallTemporalCli(log: (line: string) => void = console.log): Promise<string> {
+export async function findOrInstallTemporalCli(
+  log: (line: string) => void = (line) => logger.child({ component: 'temporal-cli' }).info(line),
+): Promise<string> {
   const configured = process.env.TEMPORAL_CLI_PATH;
   if (configured) {
     if (!isExecutable(configured)) throw new Error(`TEMPORAL_CLI_PATH=${configured} is not an executable file`);
@@ -77,10 +80,11 @@ export async function findOrInstallTemporalCli(log: (line: string) => void = con
 }
 
 if (require.main === module) {
-  findOrInstallTemporalCli(console.error).then(
-    (path) => console.log(path),
+  // The path is the program's output (scripts read it); progress goes to the log on stderr.
+  findOrInstallTemporalCli((line) => process.stderr.write(`${line}\n`)).then(
+    (path) => process.stdout.write(`${path}\n`),
     (err: Error) => {
-      console.error(err.message);
+      logger.fatal({ err, component: 'temporal-cli' }, err.message);
       process.exit(1);
     },
   );

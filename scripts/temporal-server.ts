@@ -24,6 +24,8 @@ export async function startTemporalDevServer(options: {
   port: number;
   uiPort: number;
   namespace: string;
+  /** The server's Prometheus metrics port (`--metrics-port`); 0 or absent: none. */
+  metricsPort?: number;
   /** Where the Web UI sends encrypted payloads to be shown decoded (the browser calls it). */
   codecEndpoint?: string;
 }): Promise<TemporalDevServer> {
@@ -57,6 +59,8 @@ export async function startTemporalDevServer(options: {
     '--dynamic-config-value',
     'system.enableEagerWorkflowStart=true',
     ...SEARCH_ATTRIBUTE_FLAGS.flatMap((flag) => ['--search-attribute', flag]),
+    // The server's own metrics (service latencies, persistence, task queues) for Prometheus and the dashboard.
+    ...(options.metricsPort ? ['--metrics-port', String(options.metricsPort)] : []),
     ...(options.codecEndpoint ? ['--ui-codec-endpoint', options.codecEndpoint] : []),
   ];
   const child = spawn(options.cliPath, args, { stdio: ['ignore', out, out] });

@@ -8,13 +8,15 @@ import { createDb, migrateLatest } from '../db';
 import { ensureDatabase, startPostgres } from './postgres';
 import { ensureStripeMock } from './stripe-mock';
 import { findOrInstallTemporalCli } from './temporal-cli';
+import { logger } from '../observability/logger';
 
 /**
  * `npm test`: finds or installs what the tests run against (the Temporal CLI, stripe-mock, Postgres),
  * gives the run a fresh migrated database, then runs jest with any extra arguments.
  */
 async function main(): Promise<void> {
-  const log = (line: string) => console.log(`[test] ${line}`);
+  const testLog = logger.child({ component: 'test' });
+  const log = (line: string) => testLog.info(line);
   const started = Date.now();
   const [temporalCli, stripeMock] = await Promise.all([findOrInstallTemporalCli(log), ensureStripeMock()]);
   log(`Temporal CLI ${temporalCli}; stripe-mock ${stripeMock}`);
@@ -46,6 +48,8 @@ async function main(): Promise<void> {
       env: {
         ...process.env,
         NODE_ENV: 'test',
+        // Tests fail requests on purpose; only warnings and errors are shown unless LOG_LEVEL says otherwise.
+        LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
         TEMPORAL_CLI_PATH: temporalCli,
         STRIPE_MOCK_PATH: stripeMock,
         TEST_DATABASE_URL: testUrl,
@@ -76,6 +80,6 @@ function freePort(): Promise<number> {
 }
 
 main().catch((err) => {
-  console.error('[test] setup failed:', err);
+  logger.fatal({ err, component: 'test' }, 'test setup failed');
   process.exit(1);
 });

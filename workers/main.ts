@@ -1,8 +1,18 @@
-import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
+import { bundleWorkflowCode, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { loadConfig, sandboxedProviders, type Config } from '../config';
 import { createDb } from '../db';
 import { FAILURE_CONVERTER_PATH, platformDataConverter } from '../temporal/payload-codec';
 import { CHECKOUT_TASK_QUEUE, NFT_TASK_QUEUE, NOTIFICATIONS_TASK_QUEUE, PAYOUTS_TASK_QUEUE } from '../domain';
+import { logger } from '../observability/logger';
+import { serveMetrics } from '../observability/metrics';
+import { startTracing, workerTracing } from '../observability/tracing';
+import {
+  debugOnlyTemporalLogger,
+  observeActivities,
+  temporalLevel,
+  temporalLogger,
+  WORKFLOW_INTERCEPTOR_MODULES,
+} from '../observability/temporal';
 import {
   createCheckoutQueueActivities,
   createNftQueueActivities,
@@ -19,6 +29,8 @@ import { temporalConnectionOptions, workerBuildId } from './temporal-connection'
 
 const TASK_QUEUES = [CHECKOUT_TASK_QUEUE, NOTIFICATIONS_TASK_QUEUE, PAYOUTS_TASK_QUEUE, NFT_TASK_QUEUE];
 
+const log = logger.child({ component: 'worker' });
+
 /**
  * The worker process: polls the checkout, notifications, payouts and (with a chain configured) nft task queues over
  * one connection, running their workflows and activities until told to stop. WORKER_TASK_QUEUES narrows it to some
@@ -26,11 +38,36 @@ const TASK_QUEUES = [CHECKOUT_TASK_QUEUE, NOTIFICATIONS_TASK_QUEUE, PAYOUTS_TASK
  */
 async function main(): Promise<void> {
   const config = loadConfig();
+  const tracing = workerTracing(
+    startTracing({ serviceName: 'bilten-worker', endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT }),
+  );
   if (!config.TEMPORAL_ADDRESS) throw new Error('TEMPORAL_ADDRESS is required by the worker (npm start sets it)');
   if (!config.DATABASE_URL) throw new Error('DATABASE_URL is required by the worker (npm start sets it)');
+  // The SDK's own logs (worker lifecycle, workflow and activity `log` calls, core) go through pino, and its
+  // Prometheus exporter answers on its own port.
+  const level = temporalLevel(config.LOG_LEVEL);
+  Runtime.install({
+    logger: temporalLogger(logger.child({ component: 'temporal' })),
+    telemetryOptions: {
+      logging: {
+        forward: {},
+        filter: { core: level === 'TRACE' || level === 'DEBUG' ? level : 'WARN', other: 'WARN' },
+      },
+      ...(config.WORKER_SDK_METRICS_PORT
+        ? { metrics: { prometheus: { bindAddress: `${config.METRICS_HOST}:${config.WORKER_SDK_METRICS_PORT}` } } }
+        : {}),
+    },
+  });
+  if (config.WORKER_METRICS_PORT) {
+    await serveMetrics(config.WORKER_METRICS_PORT, config.METRICS_HOST).then(
+      () => log.info({ port: config.WORKER_METRICS_PORT }, 'metrics on /metrics'),
+      // Metrics are for operators; a taken port must not stop the worker from selling tickets.
+      (err) => log.warn({ err, port: config.WORKER_METRICS_PORT }, 'metrics port unavailable; serving no metrics'),
+    );
+  }
   const sandboxed = sandboxedProviders(config);
   if (sandboxed.length > 0)
-    console.log(`[worker] sandbox providers (no keys configured): ${sandboxed.join(', ')}`);
+    log.info({ sandboxed }, `sandbox providers (no keys configured): ${sandboxed.join(', ')}`);
 
   const db = createDb(config.DATABASE_URL, config.DB_POOL_MAX);
   const queues = config.WORKER_TASK_QUEUES?.split(',').map((q) => q.trim()) ?? TASK_QUEUES;
@@ -41,12 +78,15 @@ async function main(): Promise<void> {
   const dataConverter = platformDataConverter(config);
   const providers = createPaymentProviders(config, db, {
     webhooks: config.SANDBOX_WEBHOOKS === 'on',
-    log: (line) => console.warn(`[worker] ${line}`),
+    log: (line) => log.warn(line),
   });
-  // One bundle for the three workers: every queue runs workflows from the same code.
+  // One bundle for every queue's worker: every queue runs workflows from the same code. Webpack's output is only
+  // interesting when the bundle is broken, so it is logged at debug.
   const workflowBundle = await bundleWorkflowCode({
     workflowsPath: require.resolve('../workflows'),
+    workflowInterceptorModules: [...WORKFLOW_INTERCEPTOR_MODULES, ...tracing.workflowInterceptorModules],
     failureConverterPath: FAILURE_CONVERTER_PATH,
+    logger: debugOnlyTemporalLogger(log.child({ component: 'bundler' })),
   });
   const common = {
     connection,
@@ -54,6 +94,8 @@ async function main(): Promise<void> {
     namespace: config.TEMPORAL_NAMESPACE,
     workflowBundle,
     maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
+    interceptors: { activity: [observeActivities, ...tracing.activityInterceptors] },
+    sinks: tracing.sinks,
     // Versioned workers only get tasks once their version is made current (README, "Worker versioning").
     // AUTO_UPGRADE: running workflows move to the new version, which our patched() discipline makes safe.
     ...(config.TEMPORAL_WORKER_VERSIONING === 'on'
@@ -103,17 +145,23 @@ async function main(): Promise<void> {
         activities: createNftQueueActivities(config, db, minter),
       }),
     );
-    console.log(
-      `[worker] NFT tickets on ${new URL(config.CHAIN_RPC_URL!).origin}, contract ${minter.contractAddress}`,
+    log.info(
+      { chain: new URL(config.CHAIN_RPC_URL!).origin, contract: minter.contractAddress },
+      `NFT tickets on ${new URL(config.CHAIN_RPC_URL!).origin}, contract ${minter.contractAddress}`,
     );
   } else if (queues.includes(NFT_TASK_QUEUE)) {
-    console.warn(
-      `[worker] NFT minting is off (CHAIN_RPC_URL, CHAIN_PRIVATE_KEY and NFT_CONTRACT_ADDRESS are not all set): ` +
+    log.warn(
+      `NFT minting is off (CHAIN_RPC_URL, CHAIN_PRIVATE_KEY and NFT_CONTRACT_ADDRESS are not all set): ` +
         `mints wait on task queue "${NFT_TASK_QUEUE}" and tickets stay PENDING until a worker with a chain polls it`,
     );
   }
-  console.log(
-    `[worker] polling task queues ${workers.map((w) => `"${w.options.taskQueue}"`).join(', ')} on ${config.TEMPORAL_ADDRESS} (Node ${process.version})`,
+  log.info(
+    {
+      taskQueues: workers.map((w) => w.options.taskQueue),
+      temporal: config.TEMPORAL_ADDRESS,
+      node: process.version,
+    },
+    `polling task queues ${workers.map((w) => `"${w.options.taskQueue}"`).join(', ')} on ${config.TEMPORAL_ADDRESS} (Node ${process.version})`,
   );
   // Worker.run handles SIGINT/SIGTERM itself: it stops polling, finishes running activities, then resolves.
   await Promise.all(workers.map((w) => w.run()));
@@ -132,8 +180,9 @@ async function connectWithBackoff(config: Config): Promise<NativeConnection> {
     try {
       return await NativeConnection.connect(temporalConnectionOptions(config));
     } catch (err) {
-      console.warn(
-        `[worker] Temporal at ${address} is not reachable (attempt ${attempt}: ${(err as Error).message}); retrying in ${delayMs / 1000} s`,
+      log.warn(
+        { err, attempt, retryInMs: delayMs },
+        `Temporal at ${address} is not reachable (attempt ${attempt}: ${(err as Error).message}); retrying in ${delayMs / 1000} s`,
       );
       await new Promise((resolve) => setTimeout(resolve, delayMs));
     }
@@ -141,6 +190,6 @@ async function connectWithBackoff(config: Config): Promise<NativeConnection> {
 }
 
 main().catch((err) => {
-  console.error('[worker] fatal:', err);
+  log.fatal({ err }, 'worker failed');
   process.exit(1);
 });

@@ -18,6 +18,7 @@ import type { eventCancellationWorkflow } from '../../workflows/event-cancellati
 import { principalOf, requireRole } from '../auth';
 import { problems } from '../problems';
 import { ID_PATTERN, parseOr422 } from '../validation';
+import { documentRoute } from '../openapi';
 
 /** Free text shown to buyers. Control characters are refused: Postgres cannot store NUL in text (it was a 500). */
 const displayText = (max: number) =>
@@ -57,6 +58,36 @@ const ticketTypeSchema = z
     maxPerBuyer: z.number().int().min(1).max(10_000).optional(),
   })
   .strict();
+
+const ticketTypeViewSchema = z.object({
+  ticketTypeId: z.string(),
+  name: z.string(),
+  priceMinor: z.number().int(),
+  currency: z.string(),
+  capacity: z.number().int(),
+  available: z.number().int(),
+  maxPerOrder: z.number().int(),
+  maxPerBuyer: z.number().int().optional(),
+});
+const cancellationProgressSchema = z.object({
+  total: z.number().int(),
+  refunded: z.number().int(),
+  failed: z.number().int(),
+  inProgress: z.number().int(),
+});
+const eventViewSchema = z.object({
+  eventId: z.string(),
+  organizerId: z.string(),
+  name: z.string(),
+  venue: z.string().nullable(),
+  startsAt: z.string().datetime(),
+  endsAt: z.string().datetime(),
+  refundWindowHours: z.number().int(),
+  status: z.string(),
+  /** While and after the event is cancelled: how far refunding its orders got. */
+  cancellation: cancellationProgressSchema.optional(),
+  ticketTypes: z.array(ticketTypeViewSchema),
+});
 
 const newId = (prefix: string) => `${prefix}_${randomUUID().replace(/-/g, '').slice(0, 20)}`;
 
@@ -106,6 +137,13 @@ export function catalogueRoutes({ db, temporal, config }: { db: Db; temporal: Cl
     }
   }
 
+  documentRoute('post', '/v1/events/:eventId/cancel', {
+    summary: 'Cancel an event: sales stop at once and every paid order is refunded (its organizer, admin)',
+    description:
+      'Cancelling again joins the cancellation already running; GET /v1/events/{eventId} shows its progress.',
+    roles: ['organizer', 'admin'],
+    responses: { 202: z.object({ eventId: z.string(), status: z.string() }) },
+  });
   router.post('/v1/events/:eventId/cancel', requireRole('organizer', 'admin'), async (req, res) => {
     const caller = principalOf(req);
     const eventId = String(req.params.eventId ?? '');
@@ -149,11 +187,21 @@ export function catalogueRoutes({ db, temporal, config }: { db: Db; temporal: Cl
     res.status(202).location(`/v1/events/${eventId}`).json({ eventId, status: now.status });
   });
 
+  documentRoute('get', '/v1/events', {
+    summary: 'Events on sale',
+    responses: {
+      200: z.object({ events: z.array(eventViewSchema.omit({ ticketTypes: true, cancellation: true })) }),
+    },
+  });
   router.get('/v1/events', async (_req, res) => {
     const events = await db('events').where({ status: 'ON_SALE' }).orderBy('starts_at').limit(200);
     res.json({ events: events.map(eventView) });
   });
 
+  documentRoute('get', '/v1/events/:eventId', {
+    summary: 'An event with its ticket types and live availability',
+    responses: { 200: eventViewSchema },
+  });
   router.get('/v1/events/:eventId', async (req, res) => {
     const eventId = String(req.params.eventId ?? '');
     const event = ID_PATTERN.test(eventId) ? await db('events').where({ id: eventId }).first() : undefined;
@@ -167,6 +215,13 @@ export function catalogueRoutes({ db, temporal, config }: { db: Db; temporal: Cl
     });
   });
 
+  documentRoute('post', '/v1/events', {
+    summary: 'Create an event (its organizer)',
+    roles: ['organizer'],
+    body: eventSchema,
+    responses: { 201: eventViewSchema },
+    problems: [415, 422],
+  });
   router.post('/v1/events', requireRole('organizer'), async (req, res) => {
     const organizerId = principalOf(req).org!;
     const body = parseOr422(eventSchema, req.body);
@@ -189,6 +244,13 @@ export function catalogueRoutes({ db, temporal, config }: { db: Db; temporal: Cl
       .json({ ...eventView(event), ticketTypes: [] });
   });
 
+  documentRoute('post', '/v1/events/:eventId/ticket-types', {
+    summary: 'Add a ticket type to an event (its organizer)',
+    roles: ['organizer'],
+    body: ticketTypeSchema,
+    responses: { 201: ticketTypeViewSchema },
+    problems: [415, 422],
+  });
   router.post('/v1/events/:eventId/ticket-types', requireRole('organizer'), async (req, res) => {
     const eventId = String(req.params.eventId ?? '');
     const event = ID_PATTERN.test(eventId)

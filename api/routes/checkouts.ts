@@ -5,7 +5,7 @@ import {
   WorkflowUpdateFailedError,
   type Client,
 } from '@temporalio/client';
-import { Router, type Request } from 'express';
+import { Router, type Request, type RequestHandler } from 'express';
 import { z } from 'zod';
 import type { Config } from '../../config';
 import type { Db } from '../../db';
@@ -41,6 +41,9 @@ import {
 } from '../orders';
 import { Problem, problems } from '../problems';
 import { ID_PATTERN, parseOr422 } from '../validation';
+import { bindOrder } from '../../observability/http-logging';
+import { documentRoute, moneySchema, orderStatusSchema } from '../openapi';
+import { businessMetrics } from '../../observability/metrics';
 
 const id = z.string().regex(ID_PATTERN, 'must be an id');
 
@@ -84,6 +87,41 @@ export const checkoutRequestSchema = z
   .strict();
 export type CheckoutRequest = z.infer<typeof checkoutRequestSchema>;
 
+const ticketSchema = z.object({
+  ticketId: z.string(),
+  code: z.string(),
+  qr: z.string().describe('SVG QR code as a data URL'),
+  qrToken: z.string().optional(),
+  status: z.string(),
+  nft: z
+    .object({ status: z.string(), tokenId: z.string().nullable(), txHash: z.string().nullable() })
+    .passthrough()
+    .nullable()
+    .optional(),
+});
+
+/** An order as the checkout endpoints answer it (the contract's checkout object). */
+export const checkoutViewSchema = z
+  .object({
+    orderId: z.string(),
+    status: orderStatusSchema,
+    reason: z.string().optional(),
+    expiresAt: z.string().nullable(),
+    amount: moneySchema,
+    payment: z
+      .object({
+        method: z.enum(['card', 'crypto']),
+        status: z.string(),
+        clientSecret: z.string().optional(),
+        hostedUrl: z.string().optional(),
+      })
+      .passthrough(),
+    tickets: z.array(ticketSchema),
+    history: z.array(z.object({ at: z.string(), status: z.string() }).passthrough()),
+  })
+  .passthrough()
+  .openapi('Checkout');
+
 const idempotencyKeySchema = z
   .string()
   .min(1)
@@ -116,7 +154,17 @@ export function checkoutRoutes({ config, db, temporal }: CheckoutRouteDeps): Rou
     return placement;
   };
 
-  router.post('/v1/checkouts', requireRole('buyer'), async (req, res) => {
+  documentRoute('post', '/v1/checkouts', {
+    summary: 'Start a checkout: hold seats and initiate payment in one round trip',
+    description:
+      'The same Idempotency-Key from the same buyer answers with the same order (Idempotent-Replayed: true).',
+    roles: ['buyer'],
+    idempotencyKey: true,
+    body: checkoutRequestSchema.openapi('CheckoutRequest'),
+    responses: { 201: checkoutViewSchema },
+    problems: [400, 409, 413, 415, 422, 429],
+  });
+  router.post('/v1/checkouts', countCheckoutOutcome, requireRole('buyer'), async (req, res) => {
     const buyer = principalOf(req);
     const key = req.header('Idempotency-Key');
     if (key === undefined)
@@ -129,6 +177,7 @@ export function checkoutRoutes({ config, db, temporal }: CheckoutRouteDeps): Rou
     }
     const body = parseOr422(checkoutRequestSchema, req.body);
     const orderId = deriveOrderId(buyer.sub, key);
+    bindOrder(res, orderId);
     const requestHash = requestFingerprint(body);
 
     // The same key again: answer with the order it already made, never a second one.
@@ -194,6 +243,11 @@ export function checkoutRoutes({ config, db, temporal }: CheckoutRouteDeps): Rou
     respondWithPlacement(res, asSeenBy(buyer, await withSecretsFromPostgres(view)), false);
   });
 
+  documentRoute('get', '/v1/checkouts/:orderId', {
+    summary: 'An order with its tickets and history (its buyer, support, admin, door staff)',
+    roles: ['buyer', 'support', 'admin', 'staff'],
+    responses: { 200: checkoutViewSchema },
+  });
   router.get('/v1/checkouts/:orderId', requireRole('buyer', 'support', 'admin', 'staff'), async (req, res) => {
     const orderId = orderIdParam(req);
     const view = await currentView(orderId);
@@ -203,6 +257,12 @@ export function checkoutRoutes({ config, db, temporal }: CheckoutRouteDeps): Rou
     res.json(asSeenBy(caller, body));
   });
 
+  documentRoute('post', '/v1/checkouts/:orderId/cancel', {
+    summary: 'Cancel an unpaid order and release its hold (its buyer, support, door staff)',
+    roles: ['buyer', 'support', 'staff'],
+    responses: { 200: checkoutViewSchema },
+    problems: [409],
+  });
   router.post('/v1/checkouts/:orderId/cancel', requireRole('buyer', 'support', 'staff'), async (req, res) => {
     const orderId = orderIdParam(req);
     const caller = principalOf(req);
@@ -343,6 +403,7 @@ function respondWithPlacement(res: import('express').Response, view: CheckoutVie
       orderId: view.orderId,
     });
   const { buyerId: _b, ...body } = view as CheckoutView & { buyerId?: string };
+  res.locals.checkoutOutcome = view.status;
   // A replay answers exactly as the first request did (status included, as Stripe does), and says it is one.
   res.status(201).setHeader('Location', `/v1/checkouts/${view.orderId}`);
   if (replayed) res.setHeader('Idempotent-Replayed', 'true');
@@ -379,8 +440,24 @@ function canRead(caller: Principal, buyerId: string): boolean {
 function orderIdParam(req: Request): string {
   const orderId = String(req.params.orderId ?? '');
   if (!ID_PATTERN.test(orderId)) throw problems.notFound(`order ${orderId.slice(0, 64)}`);
+  if (req.res) bindOrder(req.res, orderId);
   return orderId;
 }
+
+/**
+ * Counts every answer to POST /v1/checkouts by outcome: the order status answered (`AWAITING_PAYMENT`, `PAID`,
+ * ...) or the refusal (`sold-out`, `limit-exceeded`, `validation`, ...), and the payment method asked for.
+ */
+const countCheckoutOutcome: RequestHandler = (req, res, next) => {
+  res.on('finish', () => {
+    const method = (req.body as { payment?: { method?: unknown } } | undefined)?.payment?.method;
+    businessMetrics.checkouts.inc({
+      outcome: String(res.locals.checkoutOutcome ?? res.locals.problem ?? `http-${res.statusCode}`),
+      method: method === 'card' || method === 'crypto' ? method : 'unknown',
+    });
+  });
+  next();
+};
 
 const soldOut = (name?: string, orderId?: string) =>
   problems.conflict(

@@ -3,6 +3,15 @@ import type { Payload, PayloadCodec } from '@temporalio/common';
 import type { Config } from '../../config';
 import { authenticate } from '../auth';
 import { problems } from '../problems';
+import { z } from 'zod';
+import { documentRoute } from '../openapi';
+
+/** Payloads as the Temporal UI sends and receives them: metadata values and data in base64. */
+const payloadsSchema = z.object({
+  payloads: z
+    .array(z.object({ metadata: z.record(z.string()).optional(), data: z.string().optional() }))
+    .max(1000),
+});
 
 /** Whether an address is this machine's (IPv4, IPv6, or IPv4 mapped into IPv6). */
 function isLoopback(address: string | undefined): boolean {
@@ -90,8 +99,22 @@ export function codecRoutes({ config, codec }: { config: Config; codec: PayloadC
   };
 
   router.use('/codec', authenticate(config));
+  documentRoute('options', '/codec/:operation', {
+    summary: "CORS preflight of the Temporal UI's codec calls (from the configured UI origins)",
+    responses: { 204: 'preflight answered' },
+    problems: [403],
+  });
   router.options('/codec/:operation', cors);
   for (const operation of ['encode', 'decode'] as const) {
+    documentRoute('post', `/codec/${operation}`, {
+      summary: `${operation === 'encode' ? 'Encrypt' : 'Decrypt'} Temporal payloads for the Web UI (support, admin; outside production also this machine)`,
+      description:
+        'The Temporal UI payload codec protocol (`--ui-codec-endpoint <api>/codec`). Without a token, only loopback callers outside production.',
+      body: payloadsSchema,
+      responses: { 200: payloadsSchema },
+      problems: [401, 403, 413, 422],
+      tags: ['codec'],
+    });
     router.post(
       `/codec/${operation}`,
       cors,

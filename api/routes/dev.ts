@@ -1,6 +1,8 @@
 import { Router } from 'express';
 import type { Db } from '../../db';
 import { ID_PATTERN } from '../validation';
+import { z } from 'zod';
+import { documentRoute } from '../openapi';
 
 const escapeHtml = (value: unknown): string =>
   String(value ?? '').replace(
@@ -36,6 +38,11 @@ function outboxView(row: Record<string, unknown>) {
  */
 export function devRoutes({ db }: { db: Db }): Router {
   const router = Router();
+  documentRoute('get', '/dev/outbox', {
+    summary: 'The notification outbox (development only): HTML, or JSON with ?format=json',
+    query: z.object({ orderId: z.string().optional(), format: z.enum(['json']).optional() }),
+    responses: { 200: { html: 'the newest 200 messages' } },
+  });
   router.get('/dev/outbox', async (req, res) => {
     const orderId =
       typeof req.query.orderId === 'string' && ID_PATTERN.test(req.query.orderId) ? req.query.orderId : null;

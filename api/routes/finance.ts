@@ -7,6 +7,32 @@ import { financeCsv, financeFromLedger, type CurrencyFinance } from '../../domai
 import { requireRole } from '../auth';
 import { ID_PATTERN, parseOr422 } from '../validation';
 import { organizerFor } from './payouts';
+import { documentRoute } from '../openapi';
+
+const moneyFigures = {
+  grossMinor: z.number().int(),
+  feesMinor: z.number().int(),
+  refundsMinor: z.number().int(),
+  netMinor: z.number().int(),
+};
+/** One currency's finance figures with its events (domain CurrencyFinance). */
+const currencyFinanceSchema = z.object({
+  currency: z.string(),
+  ...moneyFigures,
+  paidOutMinor: z.number().int(),
+  inTransitMinor: z.number().int(),
+  debtMinor: z.number().int(),
+  availableMinor: z.number().int(),
+  pendingMinor: z.number().int(),
+  events: z.array(
+    z.object({
+      eventId: z.string(),
+      ...moneyFigures,
+      endsAt: z.string().nullable(),
+      availableFrom: z.string().nullable(),
+    }),
+  ),
+});
 
 const querySchema = z
   .object({
@@ -22,6 +48,20 @@ const querySchema = z
  */
 export function financeRoutes({ config, db }: { config: Config; db: Db }): Router {
   const router = Router();
+  documentRoute('get', '/v1/organizers/:organizerId/finance', {
+    summary: "The organizer's money per currency and event, from the ledger (the organizer, admin)",
+    description: '`?eventId=` narrows the sales figures to one event; `?format=csv` answers a CSV file.',
+    roles: ['organizer', 'admin'],
+    query: querySchema,
+    responses: {
+      200: z.object({
+        organizerId: z.string(),
+        payoutDelayDays: z.number().int(),
+        currencies: z.array(currencyFinanceSchema),
+      }),
+    },
+    problems: [422],
+  });
   router.get('/v1/organizers/:organizerId/finance', requireRole('organizer', 'admin'), async (req, res) => {
     const organizer = await organizerFor(db, req, 'read');
     const query = parseOr422(querySchema, req.query);

@@ -17,6 +17,7 @@ import {
   balanceIn,
   financeFromLedger,
   PayoutRefusal,
+  PAYOUT_STATUSES,
   PAYOUTS_TASK_QUEUE,
   payoutWorkflowId,
   rejectPayoutUpdate,
@@ -30,6 +31,7 @@ import type { payoutWorkflow } from '../../workflows/payouts';
 import { principalOf, requireRole, type Principal } from '../auth';
 import { Problem, problems } from '../problems';
 import { ID_PATTERN, parseOr422 } from '../validation';
+import { documentRoute } from '../openapi';
 
 /** The dependencies of the payout routes. */
 export interface PayoutRouteDeps {
@@ -44,6 +46,33 @@ const idempotencyKeySchema = z
   .max(255)
   .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII');
 const rejectSchema = z.object({ reason: z.string().trim().min(1).max(500) }).strict();
+
+/** A payout as the API shows it (domain PayoutView). */
+const payoutViewSchema = z
+  .object({
+    payoutId: z.string(),
+    organizerId: z.string(),
+    status: z.enum(PAYOUT_STATUSES),
+    amountMinor: z.number().int(),
+    currency: z.string(),
+    debtSettledMinor: z.number().int(),
+    requiresApproval: z.boolean(),
+    approvedBy: z.string().nullable(),
+    transferId: z.string().nullable(),
+    failureReason: z.string().nullable(),
+    createdAt: z.string(),
+    paidAt: z.string().nullable(),
+  })
+  .openapi('Payout');
+
+/** What an organizer may be paid out now, and what is still pending, in its currency. */
+const balanceSchema = z.object({
+  availableMinor: z.number().int(),
+  pendingMinor: z.number().int(),
+  currency: z.string(),
+  debtMinor: z.number().int(),
+  inTransitMinor: z.number().int(),
+});
 
 /** The payout a key names: one organizer's same key is always the same payout. */
 export function derivePayoutId(organizerId: string, idempotencyKey: string): string {
@@ -78,12 +107,22 @@ export function payoutRoutes({ config, db, temporal }: PayoutRouteDeps): Router 
   const router = Router();
   const delay = config.PAYOUT_DELAY_DAYS;
 
+  documentRoute('get', '/v1/organizers/:organizerId/balance', {
+    summary: "The organizer's balance: available for payout, pending, in transit, debt (the organizer, admin)",
+    roles: ['organizer', 'admin'],
+    responses: { 200: balanceSchema },
+  });
   router.get('/v1/organizers/:organizerId/balance', requireRole('organizer', 'admin'), async (req, res) => {
     const organizer = await organizerFor(db, req, 'read');
     const finance = financeFromLedger(await organizerLedgerSums(db, organizer.id), new Date(), delay);
     res.json(balanceIn(finance, organizer.currency));
   });
 
+  documentRoute('get', '/v1/organizers/:organizerId/payouts', {
+    summary: "The organizer's latest 100 payouts, newest first (the organizer, admin)",
+    roles: ['organizer', 'admin'],
+    responses: { 200: z.object({ payouts: z.array(payoutViewSchema) }) },
+  });
   router.get('/v1/organizers/:organizerId/payouts', requireRole('organizer', 'admin'), async (req, res) => {
     const organizer = await organizerFor(db, req, 'read');
     const rows = await db('payouts')
@@ -93,6 +132,14 @@ export function payoutRoutes({ config, db, temporal }: PayoutRouteDeps): Router 
     res.json({ payouts: rows.map(toPayoutView) });
   });
 
+  documentRoute('post', '/v1/organizers/:organizerId/payouts', {
+    summary: 'Pay out the available balance (the organizer, admin); large payouts wait for an admin',
+    description: 'Refusals are 409 with `rule`: nothing-to-pay-out, payout-in-progress or no-payout-account.',
+    roles: ['organizer', 'admin'],
+    idempotencyKey: true,
+    responses: { 202: payoutViewSchema },
+    problems: [400, 409],
+  });
   router.post('/v1/organizers/:organizerId/payouts', requireRole('organizer', 'admin'), async (req, res) => {
     const organizer = await organizerFor(db, req, 'act');
     const caller = principalOf(req);
@@ -147,6 +194,11 @@ export function payoutRoutes({ config, db, temporal }: PayoutRouteDeps): Router 
     accepted(res, placement.payout, false);
   });
 
+  documentRoute('get', '/v1/organizers/:organizerId/payouts/:payoutId', {
+    summary: 'One payout (the organizer, admin)',
+    roles: ['organizer', 'admin'],
+    responses: { 200: payoutViewSchema },
+  });
   router.get(
     '/v1/organizers/:organizerId/payouts/:payoutId',
     requireRole('organizer', 'admin'),
@@ -162,7 +214,14 @@ export function payoutRoutes({ config, db, temporal }: PayoutRouteDeps): Router 
   );
 
   /** Approve or reject a payout waiting for approval: admins only; anything not waiting is 409. */
-  const decide = (decision: 'approve' | 'reject') =>
+  const decide = (decision: 'approve' | 'reject') => {
+    documentRoute('post', `/v1/organizers/:organizerId/payouts/:payoutId/${decision}`, {
+      summary: `${decision === 'approve' ? 'Approve' : 'Reject'} a payout awaiting approval (admin)`,
+      roles: ['admin'],
+      ...(decision === 'reject' ? { body: rejectSchema } : {}),
+      responses: { 200: payoutViewSchema },
+      problems: decision === 'reject' ? [409, 415, 422] : [409],
+    });
     router.post(
       `/v1/organizers/:organizerId/payouts/:payoutId/${decision}`,
       requireRole('admin'),
@@ -195,6 +254,7 @@ export function payoutRoutes({ config, db, temporal }: PayoutRouteDeps): Router 
         res.json(view);
       },
     );
+  };
   decide('approve');
   decide('reject');
 

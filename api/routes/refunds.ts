@@ -13,6 +13,7 @@ import {
   approveRefundUpdate,
   CHECKOUT_TASK_QUEUE,
   manualRefundCompletedUpdate,
+  REFUND_STATUSES,
   RefundPolicyError,
   refundWorkflowId,
   rejectRefundUpdate,
@@ -25,6 +26,7 @@ import type { refundWorkflow } from '../../workflows/refunds';
 import { principalOf, requireRole, type Principal } from '../auth';
 import { Problem, problems } from '../problems';
 import { ID_PATTERN, parseOr422 } from '../validation';
+import { documentRoute } from '../openapi';
 
 const refundRequestSchema = z
   .object({
@@ -61,6 +63,30 @@ const idempotencyKeySchema = z
   .max(255)
   .regex(/^[\x21-\x7e]+$/);
 
+/** What a refund request is answered with (202): the refund and the amount it gives back. */
+const refundAcceptedSchema = z.object({
+  refundId: z.string(),
+  status: z.enum(REFUND_STATUSES),
+  amountMinor: z.number().int(),
+  currency: z.string(),
+});
+
+/** A refund as `GET /v1/refunds/:refundId` shows it. */
+const refundViewSchema = z.object({
+  refundId: z.string(),
+  orderId: z.string(),
+  status: z.enum(REFUND_STATUSES),
+  amountMinor: z.number().int(),
+  currency: z.string(),
+  feeRefundMinor: z.number().int(),
+  ticketIds: z.array(z.string()),
+  reason: z.string(),
+  failureReason: z.string().optional(),
+  decidedBy: z.string().optional(),
+  manualReference: z.string().optional(),
+  history: z.array(z.object({}).passthrough()),
+});
+
 /** The dependencies of the refund routes. */
 export interface RefundRouteDeps {
   config: Config;
@@ -80,6 +106,16 @@ export function refundRoutes({ config, db, temporal }: RefundRouteDeps): Router 
     cancellationFeePerTicketMinor: config.CANCELLATION_FEE_PER_TICKET_MINOR,
   };
 
+  documentRoute('post', '/v1/orders/:orderId/refunds', {
+    summary: 'Request a refund of an order, whole or in part (its buyer, support, admin)',
+    description:
+      'Give ticketIds or amountMinor (neither: the whole order). Above REFUND_APPROVAL_THRESHOLD_MINOR the refund waits for a decision.',
+    roles: ['buyer', 'support', 'admin'],
+    idempotencyKey: true,
+    body: refundRequestSchema,
+    responses: { 202: refundAcceptedSchema },
+    problems: [400, 409, 415, 422],
+  });
   router.post('/v1/orders/:orderId/refunds', requireRole('buyer', 'support', 'admin'), async (req, res) => {
     const caller = principalOf(req);
     const orderId = idParam(req, 'orderId', 'order');
@@ -141,6 +177,11 @@ export function refundRoutes({ config, db, temporal }: RefundRouteDeps): Router 
     });
   });
 
+  documentRoute('get', '/v1/refunds/:refundId', {
+    summary: 'A refund with its history (its buyer, support, admin)',
+    roles: ['buyer', 'support', 'admin'],
+    responses: { 200: refundViewSchema },
+  });
   router.get('/v1/refunds/:refundId', requireRole('buyer', 'support', 'admin'), async (req, res) => {
     const refund = await readableRefund(req);
     res.json(refundView(refund));
@@ -160,9 +201,30 @@ export function refundRoutes({ config, db, temporal }: RefundRouteDeps): Router 
     );
     res.json({ ...refundView(await db('refunds').where({ id: refund.id }).first()), status: view.status });
   };
+  documentRoute('post', '/v1/refunds/:refundId/approve', {
+    summary: 'Approve a refund awaiting approval (support, admin)',
+    roles: ['support', 'admin'],
+    body: decisionSchema,
+    responses: { 200: refundViewSchema },
+    problems: [409, 415, 422],
+  });
   router.post('/v1/refunds/:refundId/approve', requireRole('support', 'admin'), decide(approveRefundUpdate));
+  documentRoute('post', '/v1/refunds/:refundId/reject', {
+    summary: 'Reject a refund awaiting approval (support, admin)',
+    roles: ['support', 'admin'],
+    body: decisionSchema,
+    responses: { 200: refundViewSchema },
+    problems: [409, 415, 422],
+  });
   router.post('/v1/refunds/:refundId/reject', requireRole('support', 'admin'), decide(rejectRefundUpdate));
 
+  documentRoute('post', '/v1/refunds/:refundId/manual-complete', {
+    summary: 'Record a refund support sent by hand (crypto), with its reference (support, admin)',
+    roles: ['support', 'admin'],
+    body: manualSchema,
+    responses: { 200: refundViewSchema },
+    problems: [409, 415, 422],
+  });
   router.post('/v1/refunds/:refundId/manual-complete', requireRole('support', 'admin'), async (req, res) => {
     const caller = principalOf(req);
     const refund = await readableRefund(req);

@@ -11,6 +11,8 @@ import {
 import type { PaymentProviders } from '../../providers';
 import { problems } from '../problems';
 import { ID_PATTERN } from '../validation';
+import { z } from 'zod';
+import { documentRoute } from '../openapi';
 
 const THREE_DS_OUTCOMES: readonly ThreeDSecureOutcome[] = ['succeeded', 'failed'];
 const CRYPTO_OUTCOMES: readonly CryptoOutcome[] = ['confirmed', 'failed', 'delayed', 'pending'];
@@ -37,9 +39,22 @@ export function sandboxRoutes({ payments }: { payments: PaymentProviders }): Rou
   const { card, crypto } = payments;
 
   if (isSandboxCard(card)) {
+    documentRoute('get', '/sandbox/stripe/3ds/:intentId', {
+      summary: 'Sandbox 3-D Secure challenge page (no provider keys configured)',
+      responses: { 200: { html: 'buttons that complete or fail the challenge' } },
+    });
     router.get('/sandbox/stripe/3ds/:intentId', async (req, res) => {
       const intent = await found(() => card.retrieve(param(req, 'intentId')), 'payment_intent');
       res.type('html').send(threeDSecurePage(intent));
+    });
+    documentRoute('post', '/sandbox/stripe/3ds/:intentId/complete', {
+      summary: 'Complete or fail a sandbox 3-D Secure challenge; the outcome arrives as a signed webhook',
+      form: z.object({ outcome: z.enum(THREE_DS_OUTCOMES as [ThreeDSecureOutcome, ...ThreeDSecureOutcome[]]) }),
+      responses: {
+        200: z.object({ id: z.string(), status: z.string() }).passthrough(),
+        303: 'back to the page (form posts)',
+      },
+      problems: [422],
     });
     router.post('/sandbox/stripe/3ds/:intentId/complete', ...body, async (req, res) => {
       const intent = await found(() => card.retrieve(param(req, 'intentId')), 'payment_intent');
@@ -56,9 +71,22 @@ export function sandboxRoutes({ payments }: { payments: PaymentProviders }): Rou
   }
 
   if (isSandboxCrypto(crypto)) {
+    documentRoute('get', '/sandbox/coinbase/charges/:code', {
+      summary: 'Sandbox crypto checkout page (no provider keys configured)',
+      responses: { 200: { html: 'buttons that pay, pay late or let the charge expire' } },
+    });
     router.get('/sandbox/coinbase/charges/:code', async (req, res) => {
       const charge = await found(() => crypto.retrieveCharge(param(req, 'code')), 'charge');
       res.type('html').send(cryptoPage(charge));
+    });
+    documentRoute('post', '/sandbox/coinbase/charges/:code/complete', {
+      summary: 'Settle a sandbox crypto charge; the outcome arrives as a signed webhook',
+      form: z.object({ outcome: z.enum(CRYPTO_OUTCOMES as [CryptoOutcome, ...CryptoOutcome[]]) }),
+      responses: {
+        200: z.object({ code: z.string(), status: z.string() }).passthrough(),
+        303: 'back to the page (form posts)',
+      },
+      problems: [422],
     });
     router.post('/sandbox/coinbase/charges/:code/complete', ...body, async (req, res) => {
       const charge = await found(() => crypto.retrieveCharge(param(req, 'code')), 'charge');

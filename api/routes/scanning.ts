@@ -19,6 +19,8 @@ import {
   type AdmissionToRecord,
 } from '../scanning';
 import { ID_PATTERN, parseOr422 } from '../validation';
+import { documentRoute } from '../openapi';
+import { SETTLED_SCAN_RESULTS } from '../../domain';
 
 /** A gate as door teams name them: "North", "VIP entrance 2". */
 export const gateSchema = z
@@ -50,6 +52,47 @@ export function scanSyncSchema(maxBatch: number) {
     .strict();
 }
 
+/** An offline scan pack (tickets/scan-pack.ts): hashed codes that admit and that are void, and the signing keys. */
+const scanPackSchema = z.object({
+  format: z.string(),
+  packId: z.string(),
+  eventId: z.string(),
+  issuedAt: z.string(),
+  cursor: z.string(),
+  since: z.string().nullable(),
+  keys: z.array(z.object({}).passthrough()),
+  codeHash: z.object({ alg: z.literal('HMAC-SHA256'), key: z.string(), bytes: z.number().int() }),
+  issued: z.string(),
+  revoked: z.string(),
+  counts: z.object({ issued: z.number().int(), revoked: z.number().int() }),
+});
+
+/** What one uploaded scan was recorded as. */
+const recordedScanSchema = z.object({
+  scanId: z.string(),
+  result: z.enum(SETTLED_SCAN_RESULTS),
+  ticketId: z.string().nullable(),
+  ticketTypeId: z.string().nullable(),
+  gate: z.string(),
+  scannedAt: z.string(),
+  duplicateOf: z.object({ scanId: z.string(), gate: z.string() }).nullable(),
+});
+
+const attendanceCounts = {
+  admitted: z.number().int(),
+  admittedWhileVoid: z.number().int(),
+  duplicates: z.number().int(),
+};
+/** An event's attendance, from its counters. */
+const attendanceSchema = z.object({
+  eventId: z.string(),
+  ...attendanceCounts,
+  entries: z.number().int(),
+  byTicketType: z.array(z.object({ ticketTypeId: z.string(), name: z.string(), ...attendanceCounts })),
+  byGate: z.array(z.object({ gate: z.string(), ...attendanceCounts })),
+  updatedAt: z.string().nullable(),
+});
+
 /** The dependencies of the door routes. */
 export interface ScanningRouteDeps {
   config: Pick<Config, 'SCAN_SYNC_MAX_BATCH'>;
@@ -76,6 +119,19 @@ export function scanningRoutes({ config, db, ticketSigner }: ScanningRouteDeps):
     return event as { id: string; organizer_id: string };
   }
 
+  documentRoute('get', '/v1/events/:eventId/scan-pack', {
+    summary:
+      "An event's offline scan pack, full or (with ?since=) a delta (door staff of the event, support, admin)",
+    roles: ['staff', 'support', 'admin'],
+    query: z.object({
+      since: z
+        .string()
+        .regex(/^\d{1,20}$/)
+        .optional(),
+    }),
+    responses: { 200: scanPackSchema },
+    problems: [422],
+  });
   router.get('/v1/events/:eventId/scan-pack', requireRole('staff', 'support', 'admin'), async (req, res) => {
     const caller = principalOf(req);
     const event = await eventFor(req, caller);
@@ -93,6 +149,18 @@ export function scanningRoutes({ config, db, ticketSigner }: ScanningRouteDeps):
     res.json(pack);
   });
 
+  documentRoute('post', '/v1/scans/sync', {
+    summary:
+      'Upload scans made offline with a scan pack; each is settled against the others (door staff, support, admin)',
+    description:
+      'At most SCAN_SYNC_MAX_BATCH scans per upload. Uploading the same scanId again answers as before.',
+    roles: ['staff', 'support', 'admin'],
+    body: syncSchema,
+    responses: {
+      200: z.object({ packId: z.string(), eventId: z.string(), results: z.array(recordedScanSchema) }),
+    },
+    problems: [413, 415, 422],
+  });
   router.post('/v1/scans/sync', requireRole('staff', 'support', 'admin'), async (req, res) => {
     const caller = principalOf(req);
     const body = parseOr422(syncSchema, req.body);
@@ -182,6 +250,11 @@ export function scanningRoutes({ config, db, ticketSigner }: ScanningRouteDeps):
     res.json({ packId: pack.id, eventId, results: body.scans.map((s) => byId.get(s.scanId)!) });
   });
 
+  documentRoute('get', '/v1/events/:eventId/attendance', {
+    summary: "An event's live attendance, by ticket type and gate (door staff, its organizer, support, admin)",
+    roles: ['staff', 'organizer', 'support', 'admin'],
+    responses: { 200: attendanceSchema },
+  });
   router.get(
     '/v1/events/:eventId/attendance',
     requireRole('staff', 'organizer', 'support', 'admin'),

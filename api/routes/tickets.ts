@@ -13,6 +13,8 @@ import { recordAdmissions, scanFingerprint } from '../scanning';
 import { gateSchema } from './scanning';
 import { problems } from '../problems';
 import { ID_PATTERN, parseOr422 } from '../validation';
+import { documentRoute } from '../openapi';
+import { businessMetrics } from '../../observability/metrics';
 
 /** What a scan answers: let the holder in, or why not. */
 export const SCAN_RESULTS = ['ADMITTED', 'ALREADY_USED', 'VOID', 'UNKNOWN'] as const;
@@ -58,12 +60,28 @@ export function ticketRoutes({ db, ticketSigner }: TicketRouteDeps): Router {
   const router = Router();
 
   // The public keys that sign ticket QR tokens, for scanner apps to verify tickets offline. Public by design.
+  documentRoute('get', '/v1/tickets/signing-keys', {
+    summary: 'Public Ed25519 keys (JWK) that sign ticket QR tokens, for offline scanning',
+    responses: {
+      200: z.object({ keys: z.array(z.object({ kty: z.string(), kid: z.string().optional() }).passthrough()) }),
+    },
+  });
   router.get('/v1/tickets/signing-keys', (_req, res) => {
     res.setHeader('Cache-Control', 'public, max-age=300');
     res.json({ keys: [ticketSigner.publicKeyJwk] });
   });
 
   // ERC-721 metadata of a ticket's token (its tokenURI). Says what the ticket is for, never its code.
+  documentRoute('get', '/v1/tickets/:ticketId/nft', {
+    summary: "ERC-721 metadata of a ticket's NFT (its tokenURI); never the ticket code",
+    responses: {
+      200: z.object({
+        name: z.string(),
+        description: z.string(),
+        attributes: z.array(z.object({ trait_type: z.string(), value: z.unknown() })),
+      }),
+    },
+  });
   router.get('/v1/tickets/:ticketId/nft', async (req, res) => {
     const ticketId = String(req.params.ticketId ?? '');
     if (!ID_PATTERN.test(ticketId)) throw problems.notFound('ticket');
@@ -93,6 +111,21 @@ export function ticketRoutes({ db, ticketSigner }: TicketRouteDeps): Router {
    * An admission is recorded as a scan in the same transaction, so attendance counts it and a late upload of
    * an earlier offline scan of the same ticket settles against it.
    */
+  documentRoute('post', '/v1/scans', {
+    summary: 'Scan a ticket at the door (door staff, support, admin; a token scoped to an event scans it only)',
+    roles: ['staff', 'support', 'admin'],
+    body: scanRequestSchema,
+    responses: {
+      200: z.object({
+        result: z.enum(SCAN_RESULTS),
+        ticket: z
+          .object({ ticketId: z.string(), eventId: z.string(), status: z.string(), usedAt: z.string().nullable() })
+          .passthrough()
+          .optional(),
+      }),
+    },
+    problems: [415, 422],
+  });
   router.post('/v1/scans', requireRole('staff', 'support', 'admin'), async (req, res) => {
     const staff = principalOf(req);
     const body = parseOr422(scanRequestSchema, req.body);
@@ -101,8 +134,10 @@ export function ticketRoutes({ db, ticketSigner }: TicketRouteDeps): Router {
     }
     const eventId = staff.event ?? body.eventId;
     const by = `${staff.role}:${staff.sub}`.slice(0, 200);
-    const answer = (result: ScanResult, row?: Record<string, unknown>) =>
-      void res.json({ result, ...(row ? { ticket: ticketView(row) } : {}) });
+    const answer = (result: ScanResult, row?: Record<string, unknown>) => {
+      businessMetrics.scans.inc({ result });
+      res.json({ result, ...(row ? { ticket: ticketView(row) } : {}) });
+    };
 
     // A QR token is checked against the published key first: a forged or damaged one never reaches the table.
     let code: string | null;

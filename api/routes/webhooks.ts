@@ -1,5 +1,5 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
-import express, { Router, type Request } from 'express';
+import express, { Router, type Request, type RequestHandler, type Response } from 'express';
 import type { Knex } from 'knex';
 import type { Config } from '../../config';
 import type { Db } from '../../db';
@@ -23,9 +23,16 @@ import {
 import type { PaymentProviders } from '../../providers';
 import type { latePaymentWorkflow } from '../../workflows/late-payment';
 import { Problem } from '../problems';
+import { z } from 'zod';
+import { documentRoute } from '../openapi';
+import { bindOrder } from '../../observability/http-logging';
+import { businessMetrics } from '../../observability/metrics';
 
 /** Provider events are bigger than API requests (a charge carries its whole timeline), but still bounded. */
 export const WEBHOOK_BODY_LIMIT = '256kb';
+
+/** What a provider hears back: the event was recorded (and whether it had been before). */
+const webhookAckSchema = z.object({ received: z.literal(true), duplicate: z.boolean(), outcome: z.string() });
 
 /** What the webhook endpoints need: secrets, the database, Temporal, and the providers to re-fetch from. */
 export interface WebhookRouteDeps {
@@ -106,7 +113,17 @@ export function webhookRoutes(deps: WebhookRouteDeps): Router {
   const router = Router();
   const rawBody = express.raw({ type: '*/*', limit: WEBHOOK_BODY_LIMIT });
 
-  router.post('/webhooks/stripe', rawBody, async (req, res) => {
+  documentRoute('post', '/webhooks/stripe', {
+    summary: 'Stripe events, verified with Stripe-Signature; acknowledged once durably recorded',
+    headers: z.object({ 'Stripe-Signature': z.string() }),
+    rawBody: {
+      mediaType: 'application/json',
+      schema: z.object({ id: z.string(), type: z.string() }).passthrough(),
+    },
+    responses: { 200: webhookAckSchema },
+    problems: [400, 413],
+  });
+  router.post('/webhooks/stripe', countWebhook('stripe'), rawBody, async (req, res) => {
     const event = verified(() =>
       verifyStripeEvent(bodyOf(req), req.header('stripe-signature'), config.STRIPE_WEBHOOK_SECRET),
     );
@@ -118,7 +135,7 @@ export function webhookRoutes(deps: WebhookRouteDeps): Router {
           ? stringOr(object.payment_intent)
           : null;
     res.json(
-      await receive({
+      await receive(res, {
         provider: 'stripe',
         eventId: event.id,
         type: event.type,
@@ -129,7 +146,17 @@ export function webhookRoutes(deps: WebhookRouteDeps): Router {
     );
   });
 
-  router.post('/webhooks/coinbase', rawBody, async (req, res) => {
+  documentRoute('post', '/webhooks/coinbase', {
+    summary: 'Coinbase Commerce events, verified with X-CC-Webhook-Signature',
+    headers: z.object({ 'X-CC-Webhook-Signature': z.string() }),
+    rawBody: {
+      mediaType: 'application/json',
+      schema: z.object({ event: z.object({}).passthrough() }).passthrough(),
+    },
+    responses: { 200: webhookAckSchema },
+    problems: [400, 413],
+  });
+  router.post('/webhooks/coinbase', countWebhook('coinbase'), rawBody, async (req, res) => {
     const event = verified(() =>
       verifyCoinbaseEvent(bodyOf(req), req.header('x-cc-webhook-signature'), config.COINBASE_WEBHOOK_SECRET),
     );
@@ -137,7 +164,7 @@ export function webhookRoutes(deps: WebhookRouteDeps): Router {
     const eventId = stringOr(event.id);
     if (!eventId) throw new Problem(400, 'invalid-event', 'Bad Request', 'the event has no id');
     res.json(
-      await receive({
+      await receive(res, {
         provider: 'coinbase',
         eventId,
         type: stringOr(event.type) ?? 'unknown',
@@ -154,7 +181,10 @@ export function webhookRoutes(deps: WebhookRouteDeps): Router {
    * unprocessed and the provider's retry handles it. Handling reads through the same transaction, so one
    * webhook never needs two pooled connections.
    */
-  async function receive(event: ReceivedEvent): Promise<{ received: true; duplicate: boolean; outcome: string }> {
+  async function receive(
+    res: Response,
+    event: ReceivedEvent,
+  ): Promise<{ received: true; duplicate: boolean; outcome: string }> {
     await db('webhook_events')
       .insert({
         provider: event.provider,
@@ -170,9 +200,15 @@ export function webhookRoutes(deps: WebhookRouteDeps): Router {
       const row = await trx('webhook_events')
         .where({ provider: event.provider, event_id: event.eventId })
         .forUpdate()
-        .first('id', 'processed_at', 'outcome');
-      if (row.processed_at) return { received: true as const, duplicate: true, outcome: row.outcome as string };
+        .first('id', 'processed_at', 'outcome', 'order_id');
+      if (row.processed_at) {
+        if (row.order_id) bindOrder(res, row.order_id);
+        res.locals.webhookOutcome = 'duplicate';
+        return { received: true as const, duplicate: true, outcome: row.outcome as string };
+      }
       const handled = await handle(trx, event);
+      if (handled.orderId) bindOrder(res, handled.orderId);
+      res.locals.webhookOutcome = handled.outcome;
       await trx('webhook_events')
         .where({ id: row.id })
         .update({
@@ -320,6 +356,20 @@ export function webhookRoutes(deps: WebhookRouteDeps): Router {
   }
 
   return router;
+}
+
+/**
+ * Counts every delivery by provider and outcome: what handling it came to (`signalled`, `late payment`,
+ * `unknown order`, ...; the words before the colon), `duplicate`, or the refusal (`invalid-signature`).
+ */
+function countWebhook(provider: Provider): RequestHandler {
+  return (_req, res, next) => {
+    res.on('finish', () => {
+      const outcome = String(res.locals.webhookOutcome ?? res.locals.problem ?? `http-${res.statusCode}`);
+      businessMetrics.webhooks.inc({ provider, outcome: outcome.split(':')[0]!.trim().replace(/ /g, '_') });
+    });
+    next();
+  };
 }
 
 /** Stripe events about refunds rather than payments. */

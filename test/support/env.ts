@@ -1,4 +1,5 @@
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Logger as TemporalLogger } from '@temporalio/common';
 import { DefaultLogger, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
 import { createDb, type Db } from '../../db';
@@ -22,13 +23,16 @@ let runtimeInstalled = false;
  * Tests fail activities on purpose (declines, sold out); the SDK logs each at WARN. Only errors are shown,
  * so a real failure stands out. TEMPORAL_TEST_LOG=INFO brings the rest back.
  */
-function installQuietRuntime(): void {
+function installQuietRuntime(logger?: TemporalLogger, sdkMetricsAddress?: string): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   const level = (process.env.TEMPORAL_TEST_LOG as 'INFO' | 'WARN' | 'ERROR' | undefined) ?? 'ERROR';
   Runtime.install({
-    logger: new DefaultLogger(level),
-    telemetryOptions: { logging: { filter: { core: level, other: level } } },
+    logger: logger ?? new DefaultLogger(level),
+    telemetryOptions: {
+      logging: { filter: { core: level, other: level } },
+      ...(sdkMetricsAddress ? { metrics: { prometheus: { bindAddress: sdkMetricsAddress } } } : {}),
+    },
   });
 }
 
@@ -36,10 +40,14 @@ function installQuietRuntime(): void {
  * A real Temporal for one test file, with the platform's search attributes registered: its own dev server, or,
  * with TEST_TEMPORAL_ADDRESS set (`npm run test:cluster` sets it), a namespace of its own on that running
  * cluster. A namespace per file keeps files apart as separate dev servers do: every file's workers poll the
- * same task queue names (`checkout`, ...) and would otherwise take each other's tasks.
+ * same task queue names (`checkout`, ...) and would otherwise take each other's tasks. `logger` receives the
+ * SDK's logs instead of the quiet default (the first call in a file decides); `serverMetricsPort` applies to
+ * an own dev server only.
  */
-export async function createTemporalEnv(): Promise<TestWorkflowEnvironment> {
-  installQuietRuntime();
+export async function createTemporalEnv(
+  options: { logger?: TemporalLogger; sdkMetricsAddress?: string; serverMetricsPort?: number } = {},
+): Promise<TestWorkflowEnvironment> {
+  installQuietRuntime(options.logger, options.sdkMetricsAddress);
   const address = process.env.TEST_TEMPORAL_ADDRESS;
   if (address) {
     const namespace = uid('test').replace(/_/g, '-');
@@ -57,6 +65,7 @@ export async function createTemporalEnv(): Promise<TestWorkflowEnvironment> {
   }
   return TestWorkflowEnvironment.createLocal({
     server: {
+      ...(options.serverMetricsPort ? { extraArgs: ['--metrics-port', String(options.serverMetricsPort)] } : {}),
       executable: { type: 'existing-path', path: requiredEnv('TEMPORAL_CLI_PATH') },
       searchAttributes: Object.values(SearchAttributes),
     },

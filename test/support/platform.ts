@@ -27,6 +27,11 @@ import { Client } from '@temporalio/client';
 import { answerMalformedHttp } from '../../api/problems';
 import { createRateLimits } from '../../api/rate-limits';
 import { FAILURE_CONVERTER_PATH, platformDataConverter } from '../../temporal/payload-codec';
+import type { Logger as TemporalLogger } from '@temporalio/common';
+import type { Logger } from '../../observability/logger';
+import { observeActivities, WORKFLOW_INTERCEPTOR_MODULES } from '../../observability/temporal';
+import { startTracing, tracingClientInterceptors, workerTracing } from '../../observability/tracing';
+import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 
 const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } as never;
 
@@ -48,6 +53,14 @@ export interface TestPlatformOptions {
   wrapCard?: (card: CardPayments) => CardPayments;
   /** Replaces the worker's payouts provider, e.g. a sandbox with an injected refusal. */
   payouts?: (config: Config, db: Db) => Payouts;
+  logger?: Logger;
+  temporalLogger?: TemporalLogger;
+  /** The Temporal SDK's Prometheus exporter address, as WORKER_SDK_METRICS_PORT sets it in the worker. */
+  sdkMetricsAddress?: string;
+  /** The dev server's `--metrics-port`, as TEMPORAL_METRICS_PORT sets it in npm start. */
+  serverMetricsPort?: number;
+  /** Traces the API, the client, workflows and activities into this exporter (observability/tracing.ts). */
+  spanExporter?: SpanExporter;
 }
 
 /** Starts the API and a worker running the real activities over sandbox providers. */
@@ -55,10 +68,25 @@ export async function startTestPlatform(
   overrides: Record<string, string> = {},
   options: TestPlatformOptions = {},
 ): Promise<TestPlatform> {
-  const env = await createTemporalEnv();
+  const tracing = workerTracing(
+    options.spanExporter
+      ? startTracing({ serviceName: 'bilten-test', exporter: options.spanExporter })
+      : undefined,
+  );
+  const env = await createTemporalEnv({
+    logger: options.temporalLogger,
+    sdkMetricsAddress: options.sdkMetricsAddress,
+    serverMetricsPort: options.serverMetricsPort,
+  });
   const db = testDb();
   const dataConverter = platformDataConverter(loadConfig({ NODE_ENV: 'test', ...overrides }));
-  const client = new Client({ connection: env.connection, namespace: env.namespace ?? 'default', dataConverter });
+  // The API's client, as api/main.ts builds it: the platform's data converter, traced when tracing is on.
+  const client = new Client({
+    connection: env.connection,
+    namespace: env.namespace ?? 'default',
+    dataConverter,
+    interceptors: tracingClientInterceptors(),
+  });
   // Each test platform counts its own rate limits, as a separate deployment would; test files share a database.
   const rateLimits = () => createRateLimits(config, db, { keyPrefix: uid('rl') });
   // The API listens first so the sandbox can deliver its webhooks to it.
@@ -70,6 +98,7 @@ export async function startTestPlatform(
       temporal: client,
       payments: createPaymentProviders(config, db),
       rateLimits: rateLimits(),
+      logger: options.logger,
     });
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
     answerMalformedHttp(s);
@@ -85,19 +114,28 @@ export async function startTestPlatform(
   server.removeAllListeners('request');
   // The API's own providers, as in `npm start`: it re-fetches payments for webhooks and serves the sandbox pages.
   const payments = createPaymentProviders(config, db);
-  server.on('request', createApp({ config, db, temporal: client, payments, rateLimits: rateLimits() }));
+  server.on(
+    'request',
+    createApp({ config, db, temporal: client, payments, rateLimits: rateLimits(), logger: options.logger }),
+  );
 
   // One bundle for every queue's worker, as workers/main.ts does.
   const workflowBundle = await bundleWorkflowCode({
     workflowsPath: require.resolve('../../workflows'),
+    workflowInterceptorModules: [...WORKFLOW_INTERCEPTOR_MODULES, ...tracing.workflowInterceptorModules],
     failureConverterPath: FAILURE_CONVERTER_PATH,
     logger: quiet,
   });
+  // The interceptors workers/main.ts registers: activity outcome metrics and order ids on activity log lines.
+  const interceptors = { activity: [observeActivities, ...tracing.activityInterceptors] };
+  const sinks = tracing.sinks;
   const worker = await Worker.create({
     connection: env.nativeConnection,
     namespace: env.namespace ?? 'default',
     taskQueue: CHECKOUT_TASK_QUEUE,
     workflowBundle,
+    interceptors,
+    sinks,
     dataConverter,
     activities: createCheckoutQueueActivities(config, db, workerPayments(createPaymentProviders(config, db))),
   });
@@ -110,6 +148,8 @@ export async function startTestPlatform(
       namespace: env.namespace ?? 'default',
       taskQueue: NOTIFICATIONS_TASK_QUEUE,
       workflowBundle,
+      interceptors,
+      sinks,
       dataConverter,
       activities: createNotificationQueueActivities(config, db, createNotificationProviders(config, db)),
     }),
@@ -118,6 +158,8 @@ export async function startTestPlatform(
       namespace: env.namespace ?? 'default',
       taskQueue: PAYOUTS_TASK_QUEUE,
       workflowBundle,
+      interceptors,
+      sinks,
       dataConverter,
       activities: createPayoutQueueActivities(
         config,
@@ -133,6 +175,8 @@ export async function startTestPlatform(
             namespace: env.namespace ?? 'default',
             taskQueue: NFT_TASK_QUEUE,
             workflowBundle,
+            interceptors,
+            sinks,
             dataConverter,
             activities: createNftQueueActivities(config, db, minter),
           }),

@@ -1,0 +1,137 @@
+import { readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { createServer, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { checkoutWorkflowId } from '../domain';
+import { serveMetrics } from '../observability/metrics';
+import { createCatalogue, uid } from './support/env';
+import { call, startTestPlatform, type TestPlatform } from './support/platform';
+
+const dashboard = JSON.parse(
+  readFileSync(join(__dirname, '..', 'observability', 'grafana', 'bilten-dashboard.json'), 'utf8'),
+) as { panels: Array<{ title: string; targets: Array<{ expr: string }> }> };
+
+const PROMQL_WORDS = new Set([
+  'by',
+  'without',
+  'on',
+  'ignoring',
+  'group_left',
+  'group_right',
+  'bool',
+  'and',
+  'or',
+  'unless',
+  'offset',
+]);
+
+/** The metric names a PromQL expression reads: identifiers that are not functions, keywords or label names. */
+export function metricNames(expr: string): string[] {
+  const bare = expr
+    .replace(/"[^"]*"/g, '""')
+    .replace(/\{[^}]*\}/g, '')
+    .replace(/\[[^\]]*\]/g, '')
+    .replace(/\b(by|without|on|ignoring)\s*\([^)]*\)/g, '');
+  return [...bare.matchAll(/([A-Za-z_:][A-Za-z0-9_:]*)\s*(\()?/g)]
+    .filter(([, name, call]) => !call && !PROMQL_WORDS.has(name!) && !/^\d/.test(name!))
+    .map(([, name]) => name!);
+}
+
+/** Every sample name an exposition-format text exports (histograms as _bucket, _sum and _count). */
+function exported(text: string): Set<string> {
+  const names = new Set<string>();
+  for (const line of text.split('\n')) {
+    const type = /^# TYPE (\S+) (\S+)/.exec(line);
+    if (type) {
+      names.add(type[1]!);
+      if (type[2] === 'histogram') for (const s of ['_bucket', '_sum', '_count']) names.add(type[1]! + s);
+      if (type[2] === 'counter' && !type[1]!.endsWith('_total')) names.add(`${type[1]}_total`);
+    } else if (line && !line.startsWith('#')) names.add(line.split(/[{ ]/)[0]!);
+  }
+  return names;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function scrape(url: string): Promise<string> {
+  const res = await fetch(url);
+  expect(res.status).toBe(200);
+  return res.text();
+}
+
+let platform: TestPlatform;
+let workerMetrics: Server;
+let sdkPort: number;
+let serverPort: number;
+
+beforeAll(async () => {
+  [sdkPort, serverPort] = [await freePort(), await freePort()];
+  platform = await startTestPlatform(
+    {},
+    { sdkMetricsAddress: `127.0.0.1:${sdkPort}`, serverMetricsPort: serverPort },
+  );
+  // The worker's own endpoint, as workers/main.ts serves it on WORKER_METRICS_PORT.
+  workerMetrics = await serveMetrics(0);
+  const catalogue = await createCatalogue(platform.db, { capacity: 10, priceMinor: 2500 });
+  const token = platform.token({ sub: uid('buyer'), role: 'buyer' });
+  const res = await call(platform, 'POST', '/v1/checkouts', {
+    token,
+    headers: { 'Idempotency-Key': uid('key') },
+    body: {
+      eventId: catalogue.eventId,
+      items: [{ ticketTypeId: catalogue.ticketTypeId, quantity: 2 }],
+      payment: { method: 'card', paymentMethodId: 'pm_card_visa' },
+    },
+  });
+  expect(res.status).toBe(201);
+  await platform.client.workflow.getHandle(checkoutWorkflowId(res.body.orderId)).result();
+}, 180_000);
+afterAll(async () => {
+  await new Promise((r) => workerMetrics?.close(r));
+  await platform?.stop();
+});
+
+describe('metrics and the Grafana dashboard', () => {
+  test('when a buyer has bought tickets, then /metrics shows the checkout by outcome and the sale', async () => {
+    const text = await scrape(`${platform.baseUrl}/metrics`);
+    expect(text).toMatch(/bilten_checkouts_total\{outcome="PAID",method="card"\} [1-9]/);
+    expect(text).toMatch(/bilten_checkouts_finished_total\{status="PAID",method="card"\} [1-9]/);
+    expect(text).toMatch(/bilten_tickets_sold_total\{method="card"\} [2-9]/);
+    expect(text).toMatch(/bilten_checkout_to_paid_seconds_count\{method="card"\} [1-9]/);
+    expect(text).toMatch(
+      /bilten_activity_executions_total\{activity_type="chargeCard",task_queue="checkout",outcome="completed"\} [1-9]/,
+    );
+    expect(text).toMatch(/bilten_webhooks_total\{provider="stripe",outcome="signalled"\} [1-9]/);
+  });
+
+  test("when the dashboard is loaded, then every panel's query names a metric the API, the worker, the SDK or the server exports", async () => {
+    const sources = {
+      api: await scrape(`${platform.baseUrl}/metrics`),
+      worker: await scrape(`http://127.0.0.1:${(workerMetrics.address() as AddressInfo).port}/metrics`),
+      sdk: await scrape(`http://127.0.0.1:${sdkPort}/metrics`),
+      server: await scrape(`http://127.0.0.1:${serverPort}/metrics`),
+    };
+    const available = new Set(Object.values(sources).flatMap((text) => [...exported(text)]));
+    const unknown = dashboard.panels.flatMap((panel) =>
+      panel.targets.flatMap((t) =>
+        metricNames(t.expr)
+          .filter((name) => !available.has(name))
+          .map((name) => `${panel.title}: ${name}`),
+      ),
+    );
+    expect(unknown).toEqual([]);
+    expect(dashboard.panels.length).toBeGreaterThanOrEqual(10);
+    // Each source is really read: the SDK and the server say who they are.
+    expect([...exported(sources.sdk)].some((n) => n.startsWith('temporal_workflow_task'))).toBe(true);
+    expect(exported(sources.server).has('service_requests')).toBe(true);
+  });
+});
