@@ -13,9 +13,11 @@ import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import pg from 'pg';
 import { issueToken } from '../api/auth';
+import { platformDataConverter } from '../temporal/payload-codec';
 import { loadConfig } from '../config';
 import { createDb, migrateLatest, type Db } from '../db';
 import { childByName, spawnTs, stopChild } from '../bench/processes';
+import { apiAnswers, workerPolls, type ReadinessProbe } from './readiness';
 import { startPostgres, type PostgresHandle } from './postgres';
 import { findOrInstallTemporalCli } from './temporal-cli';
 import { startConfiguredDevServer } from './infrastructure';
@@ -118,7 +120,7 @@ async function main(): Promise<void> {
   // Worker and API, each brought back whenever it dies. The worker's deaths are ours; the API's would be a finding.
   const deaths = { worker: 0, api: 0 };
   const killed = { worker: 0, api: 0 };
-  const supervised = (name: 'worker' | 'api', script: string, marker: string) => {
+  const supervised = (name: 'worker' | 'api', script: string, marker: ReadinessProbe) => {
     let current = spawnTs(script, childEnv, join(dataDir, `${name}.log`));
     let stopping = false;
     const watch = () =>
@@ -153,9 +155,11 @@ async function main(): Promise<void> {
       },
     };
   };
-  const worker = supervised('worker', 'workers/main.ts', '[worker] polling');
-  const api = supervised('api', 'api/main.ts', '[api] listening');
+  const polling = workerPolls({ address: temporal.address }, config.TEMPORAL_NAMESPACE);
+  const worker = supervised('worker', 'workers/main.ts', polling);
+  const api = supervised('api', 'api/main.ts', apiAnswers(`${config.PUBLIC_BASE_URL}/readyz`));
   cleanups.push(
+    () => polling.close(),
     () => worker.stop(),
     () => api.stop(),
   );
@@ -351,7 +355,11 @@ async function main(): Promise<void> {
   }
 
   const connection = await Connection.connect({ address: temporal.address });
-  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  const client = new Client({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    dataConverter: platformDataConverter(config),
+  });
   const problems = await checkBooks(db, client, eventId, ticketTypeId, outcomes, chargesCaughtInFlight);
   const statuses = (
     await db.raw('SELECT status, count(*)::int AS n FROM orders WHERE event_id = ? GROUP BY status', [eventId])
