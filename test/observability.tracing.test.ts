@@ -15,7 +15,7 @@ beforeAll(async () => {
 afterAll(() => platform?.stop());
 
 /** Workflow spans leave the sandbox through a sink after their activation; waits until `names` are all exported. */
-async function spansNamed(names: string[], within = 60_000): Promise<ReadableSpan[]> {
+async function spansNamed(names: string[], within = 30_000): Promise<ReadableSpan[]> {
   const deadline = Date.now() + within;
   for (;;) {
     const spans = exporter.getFinishedSpans();
@@ -85,5 +85,5 @@ describe('traces', () => {
     );
     // Nothing in the trace leaks the buyer's contact.
     expect(JSON.stringify(trace.map((s) => s.attributes))).not.toContain('trace@example.com');
-  });
+  }, 120_000);
 });
