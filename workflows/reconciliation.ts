@@ -24,7 +24,7 @@ const MEMO_MISMATCHES = 20;
  * ledger, and reports every difference in its result and memo. Id: `reconciliation-<YYYY-MM-DD>`.
  */
 export async function reconciliationWorkflow(input: ReconciliationInput): Promise<ReconciliationResult> {
-  let outcome: { matched: number; mismatchCount: number } | undefined;
+  let outcome: { matched: number; mismatchCount: number } | undefined = undefined;
   setHandler(statusQuery, () => ({
     status: !outcome ? 'READING' : outcome.mismatchCount > 0 ? 'MISMATCHED' : 'MATCHED',
     date: input.date,
