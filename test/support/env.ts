@@ -63,14 +63,27 @@ export async function createTemporalEnv(
     await untilSearchAttributesAccepted(address, namespace);
     return TestWorkflowEnvironment.createFromExistingServer({ address, namespace });
   }
-  return TestWorkflowEnvironment.createLocal({
-    server: {
-      ...(options.serverMetricsPort ? { extraArgs: ['--metrics-port', String(options.serverMetricsPort)] } : {}),
-      executable: { type: 'existing-path', path: requiredEnv('TEMPORAL_CLI_PATH') },
-      searchAttributes: Object.values(SearchAttributes),
-    },
-  });
+  const start = () =>
+    TestWorkflowEnvironment.createLocal({
+      server: {
+        ...(options.serverMetricsPort ? { extraArgs: ['--metrics-port', String(options.serverMetricsPort)] } : {}),
+        executable: { type: 'existing-path', path: requiredEnv('TEMPORAL_CLI_PATH') },
+        searchAttributes: Object.values(SearchAttributes),
+      },
+    });
+  // The SDK gives a dev server 5 s to answer, a limit no option changes; on a loaded 2-core machine a start
+  // sometimes takes longer. A second or third start on a fresh port is what a person would do.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (err) {
+      if (attempt >= DEV_SERVER_START_ATTEMPTS || !String(err).includes('Failed to start ephemeral server'))
+        throw err;
+    }
+  }
 }
+
+const DEV_SERVER_START_ATTEMPTS = 3;
 
 /**
  * A new namespace's search attributes reach every service's namespace cache within its refresh interval (2 s);
