@@ -14,3 +14,5 @@ export * from './reconciliation';
 export * from './refunds';
 export * from './scanning';
 export * from './limits';
+export * from './rewards';
+export * from './schedules';
