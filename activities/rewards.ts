@@ -1,12 +1,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Knex } from 'knex';
 import type { Db } from '../db';
-import {
-  appendRewardEntry,
-  lockMember,
-  orderRewardSums,
-  rewardBalances,
-} from '../db/rewards';
+import { appendRewardEntry, lockMember, orderRewardSums, rewardBalances } from '../db/rewards';
 import {
   accrualPoints,
   expiryPlan,
@@ -65,7 +60,15 @@ export function createRewardActivities(deps: RewardActivityDeps) {
       const order = await trx('orders as o')
         .join('events as e', 'e.id', 'o.event_id')
         .where('o.id', input.orderId)
-        .first('o.buyer_id', 'o.status', 'o.total_minor', 'o.currency', 'e.starts_at', 'e.ends_at', 'e.refund_window_hours');
+        .first(
+          'o.buyer_id',
+          'o.status',
+          'o.total_minor',
+          'o.currency',
+          'e.starts_at',
+          'e.ends_at',
+          'e.refund_window_hours',
+        );
       if (!order || !PAID.includes(order.status))
         throw ApplicationFailure.nonRetryable(`order ${input.orderId} is not paid`, FailureType.InvalidOrder);
       await lockMember(trx, order.buyer_id);
@@ -144,7 +147,9 @@ export function createRewardActivities(deps: RewardActivityDeps) {
    * refunded so far (pending voided first, then vested clawed back, which may demote the tier), and a redeemed
    * order gives back the same share of the points it spent.
    */
-  async function reverseRefundRewards(input: { refundId: string }): Promise<{ voided: number; clawedBack: number; givenBack: number }> {
+  async function reverseRefundRewards(input: {
+    refundId: string;
+  }): Promise<{ voided: number; clawedBack: number; givenBack: number }> {
     return db.transaction(async (trx) => {
       const refund = await trx('refunds as r')
         .join('orders as o', 'o.id', 'r.order_id')
@@ -235,7 +240,13 @@ export function createRewardActivities(deps: RewardActivityDeps) {
           .where('l.buyer_id', buyerId)
           .whereIn('l.kind', [RewardEntryKind.Vest, RewardEntryKind.ReferralBonus])
           .leftJoin('reward_entries as x', 'x.operation_id', trx.raw(`'expire:' || l.operation_id`))
-          .select('l.operation_id', 'l.available_delta', 'l.created_at', 'l.expires_at', trx.raw('COALESCE(-x.available_delta, 0)::int AS expired'));
+          .select(
+            'l.operation_id',
+            'l.available_delta',
+            'l.created_at',
+            'l.expires_at',
+            trx.raw('COALESCE(-x.available_delta, 0)::int AS expired'),
+          );
         const { rows } = await trx.raw(
           `SELECT COALESCE(-SUM(available_delta), 0)::int AS debits FROM reward_entries
             WHERE buyer_id = ? AND kind IN ('CLAWBACK', 'REDEMPTION_RESERVED')`,
@@ -306,8 +317,8 @@ export function createRewardActivities(deps: RewardActivityDeps) {
     const { rows } = await trx.raw(
       `SELECT COALESCE(SUM(available_delta), 0)::int AS q
          FROM reward_entries
-        WHERE buyer_id = ? AND kind IN ('VEST', 'REFERRAL_BONUS', 'CLAWBACK') AND created_at > ? AND created_at <= ?`,
-      [buyerId, since, at],
+        WHERE buyer_id = ? AND kind IN ('VEST', 'REFERRAL_BONUS', 'CLAWBACK') AND created_at > ?`,
+      [buyerId, since],
     );
     const next = nextTier(
       {
@@ -323,7 +334,14 @@ export function createRewardActivities(deps: RewardActivityDeps) {
     return next.tier;
   }
 
-  return { accrueOrderPoints, vestOrderPoints, reverseRefundRewards, vestDueOrders, expireDuePoints, recalculateTiers };
+  return {
+    accrueOrderPoints,
+    vestOrderPoints,
+    reverseRefundRewards,
+    vestDueOrders,
+    expireDuePoints,
+    recalculateTiers,
+  };
 }
 
 /** Money refunded on the order so far: succeeded refunds, and this one (its workflow has just refunded it). */

@@ -129,11 +129,19 @@ const schema = z.object({
   REWARD_SILVER_THRESHOLD: z.coerce.number().int().min(1).default(500),
   REWARD_GOLD_THRESHOLD: z.coerce.number().int().min(1).default(2_000),
   /** How far back vested points count towards a tier, and how long a reached tier is kept (12 months). */
-  REWARD_TIER_WINDOW_SECONDS: z.coerce.number().int().min(1).default(365 * 86_400),
+  REWARD_TIER_WINDOW_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(365 * 86_400),
   /** Seconds after an event ended (and its refund window passed) before its points vest. */
   REWARD_VESTING_DELAY_SECONDS: z.coerce.number().int().min(0).default(0),
   /** Seconds vested points live before they expire (12 months). */
-  REWARD_EXPIRY_SECONDS: z.coerce.number().int().min(1).default(365 * 86_400),
+  REWARD_EXPIRY_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(365 * 86_400),
   /** The discount one point buys, in minor units. */
   REWARD_POINT_VALUE_MINOR: z.coerce.number().int().min(1).max(10_000).default(1),
   /** Points a referrer earns when a referred buyer's first order vests. */

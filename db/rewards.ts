@@ -49,7 +49,10 @@ export async function ensureMember(
   const row = await db('buyers').where({ id: buyerId }).first('id', 'referral_code', 'tier', 'tier_since');
   if (!row.referral_code) {
     // Rows the checkout created before rewards existed have no code yet.
-    await db('buyers').where({ id: buyerId }).whereNull('referral_code').update({ referral_code: referralCodeFor(buyerId) });
+    await db('buyers')
+      .where({ id: buyerId })
+      .whereNull('referral_code')
+      .update({ referral_code: referralCodeFor(buyerId) });
     row.referral_code = referralCodeFor(buyerId);
   }
   return row;
@@ -110,7 +113,10 @@ export async function appendRewardEntry(trx: Knex, entry: NewRewardEntry): Promi
 }
 
 /** The points of `kind` recorded for one order (positive counts), by kind. */
-export async function orderRewardSums(trx: Knex, orderId: string): Promise<Partial<Record<RewardEntryKind, number>>> {
+export async function orderRewardSums(
+  trx: Knex,
+  orderId: string,
+): Promise<Partial<Record<RewardEntryKind, number>>> {
   const rows = await trx('reward_entries')
     .where({ order_id: orderId })
     .groupBy('kind')

@@ -98,7 +98,10 @@ export function rewardReversal(order: {
   refundedMinor: number;
   paidMinor: number;
 }): RewardReversal {
-  const due = Math.max(0, proportionOf(order.accrued, order.refundedMinor, order.paidMinor) - order.alreadyReversed);
+  const due = Math.max(
+    0,
+    proportionOf(order.accrued, order.refundedMinor, order.paidMinor) - order.alreadyReversed,
+  );
   const voidPoints = Math.min(due, Math.max(0, order.pending));
   return { voidPoints, clawbackPoints: due - voidPoints };
 }

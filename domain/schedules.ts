@@ -39,6 +39,15 @@ export function scheduledTimeOf(
   return workflowStart;
 }
 
+/**
+ * The scheduled time a schedule appends to the ids of the workflows it starts (`weekly-payouts-2026-11-30T06:00:00Z`),
+ * for a run whose search attribute is missing; undefined for any other id.
+ */
+export function scheduledTimeInWorkflowId(workflowId: string): Date | undefined {
+  const match = /-(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z)$/.exec(workflowId);
+  return match ? new Date(match[1]!) : undefined;
+}
+
 /** The reconciliation day a daily run at `scheduledAt` checks: the UTC day before it. */
 export function reconciliationDateFor(scheduledAt: Date): string {
   return new Date(scheduledAt.getTime() - 86_400_000).toISOString().slice(0, 10);

@@ -10,7 +10,9 @@ import type { Knex } from 'knex';
  * - orders record the points redeemed on them, the discount those bought, and the referrer of a first order.
  */
 export async function up(knex: Knex): Promise<void> {
-  await knex.raw(`ALTER TABLE reward_entries DROP CONSTRAINT IF EXISTS reward_entries_buyer_id_order_id_kind_unique`);
+  await knex.raw(
+    `ALTER TABLE reward_entries DROP CONSTRAINT IF EXISTS reward_entries_buyer_id_order_id_kind_unique`,
+  );
   await knex.raw(`ALTER TABLE reward_entries DROP COLUMN status, DROP COLUMN available_at`);
   await knex.schema.alterTable('reward_entries', (t) => {
     t.text('operation_id').notNullable().unique();
@@ -41,7 +43,9 @@ export async function up(knex: Knex): Promise<void> {
     t.timestamp('tier_since', { useTz: true });
   });
   await knex.raw(`ALTER TABLE buyers ADD CONSTRAINT buyers_tier_check CHECK (tier IN ('bronze','silver','gold'))`);
-  await knex.raw(`ALTER TABLE buyers ADD CONSTRAINT buyers_not_self_referred CHECK (referred_by IS DISTINCT FROM id)`);
+  await knex.raw(
+    `ALTER TABLE buyers ADD CONSTRAINT buyers_not_self_referred CHECK (referred_by IS DISTINCT FROM id)`,
+  );
 
   await knex.schema.alterTable('orders', (t) => {
     t.integer('redeemed_points').notNullable().defaultTo(0);

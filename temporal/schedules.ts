@@ -9,7 +9,7 @@ import {
 } from '@temporalio/client';
 import type { Config } from '../config';
 import { CHECKOUT_TASK_QUEUE, PAYOUTS_TASK_QUEUE, ScheduleId, type ScheduleId as ScheduleIdType } from '../domain';
-import type { Workflow } from '@temporalio/common';
+import type { Duration, Workflow } from '@temporalio/common';
 
 /** One schedule as the platform wants it. */
 export interface DesiredSchedule {
@@ -22,7 +22,7 @@ export interface DesiredSchedule {
   /** The workflow id prefix; Temporal appends each run's scheduled time, so a run's id names its time. */
   workflowId: string;
   overlap: ScheduleOverlapPolicy;
-  catchupWindow: string;
+  catchupWindow: Duration;
 }
 
 /** Every schedule, from the configuration (README, "Schedules"). */
@@ -47,7 +47,7 @@ export function desiredSchedules(config: Config): DesiredSchedule[] {
       taskQueue: PAYOUTS_TASK_QUEUE,
       workflowId: 'weekly-payouts',
       overlap: ScheduleOverlapPolicy.SKIP,
-      catchupWindow: '1 day',
+      catchupWindow: '1d',
     },
     {
       scheduleId: ScheduleId.dailyRewards,
@@ -57,7 +57,7 @@ export function desiredSchedules(config: Config): DesiredSchedule[] {
       taskQueue: CHECKOUT_TASK_QUEUE,
       workflowId: 'daily-rewards',
       overlap: ScheduleOverlapPolicy.SKIP,
-      catchupWindow: '1 day',
+      catchupWindow: '1d',
     },
     {
       scheduleId: ScheduleId.dailyReconciliation,
@@ -68,7 +68,7 @@ export function desiredSchedules(config: Config): DesiredSchedule[] {
       workflowId: 'daily-reconciliation',
       // Days are independent: one waiting behind another still runs.
       overlap: ScheduleOverlapPolicy.BUFFER_ONE,
-      catchupWindow: '1 day',
+      catchupWindow: '1d',
     },
   ];
 }

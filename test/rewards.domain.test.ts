@@ -9,6 +9,7 @@ import {
   rewardDeltas,
   rewardReversal,
   RewardEntryKind,
+  scheduledTimeInWorkflowId,
   scheduledTimeOf,
   reconciliationDateFor,
   tierFor,
@@ -26,9 +27,9 @@ describe('reward rules', () => {
     expect(accrualPoints({ amountMinor: 5000, currency: 'USD' }, 'gold', rules)).toBe(75);
     // JPY has no minor unit: 5000 yen is 5000 major units.
     expect(accrualPoints({ amountMinor: 5000, currency: 'JPY' }, 'bronze', rules)).toBe(5000);
-    expect(accrualPoints({ amountMinor: 5000, currency: 'USD' }, 'bronze', { ...rules, pointsPerMajorUnit: 3 })).toBe(
-      150,
-    );
+    expect(
+      accrualPoints({ amountMinor: 5000, currency: 'USD' }, 'bronze', { ...rules, pointsPerMajorUnit: 3 }),
+    ).toBe(150);
   });
 
   test('when an event ends, then its points vest after the end (or the refund window close, if later) plus the delay', () => {
@@ -50,21 +51,29 @@ describe('reward rules', () => {
   });
 
   test('when a refund comes before vesting, then pending points are voided; after vesting, they are clawed back', () => {
-    expect(rewardReversal({ accrued: 50, alreadyReversed: 0, pending: 50, refundedMinor: 2500, paidMinor: 5000 })).toEqual({
+    expect(
+      rewardReversal({ accrued: 50, alreadyReversed: 0, pending: 50, refundedMinor: 2500, paidMinor: 5000 }),
+    ).toEqual({
       voidPoints: 25,
       clawbackPoints: 0,
     });
-    expect(rewardReversal({ accrued: 50, alreadyReversed: 0, pending: 0, refundedMinor: 2500, paidMinor: 5000 })).toEqual({
+    expect(
+      rewardReversal({ accrued: 50, alreadyReversed: 0, pending: 0, refundedMinor: 2500, paidMinor: 5000 }),
+    ).toEqual({
       voidPoints: 0,
       clawbackPoints: 25,
     });
     // A second refund of the rest after the first voided half: the other half, once.
-    expect(rewardReversal({ accrued: 50, alreadyReversed: 25, pending: 0, refundedMinor: 5000, paidMinor: 5000 })).toEqual({
+    expect(
+      rewardReversal({ accrued: 50, alreadyReversed: 25, pending: 0, refundedMinor: 5000, paidMinor: 5000 }),
+    ).toEqual({
       voidPoints: 0,
       clawbackPoints: 25,
     });
     // A retry that already took its share takes nothing.
-    expect(rewardReversal({ accrued: 50, alreadyReversed: 25, pending: 25, refundedMinor: 2500, paidMinor: 5000 })).toEqual({
+    expect(
+      rewardReversal({ accrued: 50, alreadyReversed: 25, pending: 25, refundedMinor: 2500, paidMinor: 5000 }),
+    ).toEqual({
       voidPoints: 0,
       clawbackPoints: 0,
     });
@@ -83,8 +92,12 @@ describe('reward rules', () => {
       discount: { amountMinor: 100, currency: 'USD' },
     });
     expect(redemptionDiscount(60, total, 50, rules)).toMatchObject({ refused: { rule: 'insufficient-points' } });
-    expect(redemptionDiscount(4960, total, 10_000, rules)).toMatchObject({ refused: { rule: 'discount-exceeds-total' } });
-    expect(redemptionDiscount(4950, total, 10_000, rules)).toEqual({ discount: { amountMinor: 4950, currency: 'USD' } });
+    expect(redemptionDiscount(4960, total, 10_000, rules)).toMatchObject({
+      refused: { rule: 'discount-exceeds-total' },
+    });
+    expect(redemptionDiscount(4950, total, 10_000, rules)).toEqual({
+      discount: { amountMinor: 4950, currency: 'USD' },
+    });
   });
 
   test('when points cross a threshold, then the tier follows; a lower tier waits out its keep unless clawed back', () => {
@@ -134,7 +147,11 @@ describe('reward rules', () => {
 
   test('when entries are written, then each kind moves the balances it names and the total says so', () => {
     expect(rewardDeltas(RewardEntryKind.Vest, 10)).toEqual({ pending: -10, available: 10, reserved: 0 });
-    expect(rewardDeltas(RewardEntryKind.RedemptionReserved, 10)).toEqual({ pending: 0, available: -10, reserved: 10 });
+    expect(rewardDeltas(RewardEntryKind.RedemptionReserved, 10)).toEqual({
+      pending: 0,
+      available: -10,
+      reserved: 10,
+    });
     expect(rewardDeltas(RewardEntryKind.RedemptionSpent, 10)).toEqual({ pending: 0, available: 0, reserved: -10 });
     expect(rewardDeltas(RewardEntryKind.Clawback, 10)).toEqual({ pending: 0, available: -10, reserved: 0 });
   });
@@ -143,8 +160,12 @@ describe('reward rules', () => {
     const scheduled = new Date('2026-11-30T06:00:00Z');
     const started = new Date('2026-12-02T10:00:00Z');
     expect(scheduledTimeOf({}, scheduled, started)).toEqual(scheduled);
-    expect(scheduledTimeOf({ asOf: '2026-11-01T00:00:00Z' }, undefined, started)).toEqual(new Date('2026-11-01T00:00:00Z'));
+    expect(scheduledTimeOf({ asOf: '2026-11-01T00:00:00Z' }, undefined, started)).toEqual(
+      new Date('2026-11-01T00:00:00Z'),
+    );
     expect(scheduledTimeOf(undefined, undefined, started)).toEqual(started);
     expect(reconciliationDateFor(new Date('2026-12-02T04:00:00Z'))).toBe('2026-12-01');
+    expect(scheduledTimeInWorkflowId('weekly-payouts-2026-11-30T06:00:00Z')).toEqual(scheduled);
+    expect(scheduledTimeInWorkflowId('reconciliation-2026-11-30')).toBeUndefined();
   });
 });

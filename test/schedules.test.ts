@@ -73,10 +73,12 @@ describe('schedules', () => {
     const changed = { ...platform.config, SCHEDULE_HOLD_SWEEP_SECONDS: 120 };
     const second = await ensureSchedules(platform.client, changed);
     expect(second).toEqual(
-      all.map((scheduleId) => ({
-        scheduleId,
-        outcome: scheduleId === ScheduleId.holdSweeper ? 'updated' : 'unchanged',
-      })).sort((a, b) => desiredOrder(a.scheduleId) - desiredOrder(b.scheduleId)),
+      all
+        .map((scheduleId) => ({
+          scheduleId,
+          outcome: scheduleId === ScheduleId.holdSweeper ? 'updated' : 'unchanged',
+        }))
+        .sort((a, b) => desiredOrder(a.scheduleId) - desiredOrder(b.scheduleId)),
     );
     expect(await scheduleIds()).toEqual(all);
     const after = await sweeper.describe();
@@ -110,8 +112,12 @@ describe('schedules', () => {
     expect(res.body.status).toBe('AWAITING_PAYMENT');
     const orderId: string = res.body.orderId;
     // The workflow is gone before it could release its hold (terminated by hand, say).
-    await platform.client.workflow.getHandle(checkoutWorkflowId(orderId)).terminate('orphaning the hold for the test');
-    expect(await platform.db('ticket_types').where({ id: catalogue.ticketTypeId }).first('held')).toEqual({ held: 2 });
+    await platform.client.workflow
+      .getHandle(checkoutWorkflowId(orderId))
+      .terminate('orphaning the hold for the test');
+    expect(await platform.db('ticket_types').where({ id: catalogue.ticketTypeId }).first('held')).toEqual({
+      held: 2,
+    });
 
     // Past the hold's expiry and the sweeper's grace.
     await sleep(Date.parse(res.body.expiresAt) + 15_500 - Date.now());
@@ -123,7 +129,9 @@ describe('schedules', () => {
       order = await platform.db('orders').where({ id: orderId }).first('status', 'status_reason');
     }
     expect(order).toEqual({ status: 'EXPIRED', status_reason: 'HOLD_ORPHANED' });
-    expect(await platform.db('ticket_types').where({ id: catalogue.ticketTypeId }).first('held')).toEqual({ held: 0 });
+    expect(await platform.db('ticket_types').where({ id: catalogue.ticketTypeId }).first('held')).toEqual({
+      held: 0,
+    });
     expect(await platform.db('reservations').where({ order_id: orderId }).pluck('status')).toEqual(['RELEASED']);
 
     const runs = await closedRuns('holdSweeperWorkflow', 1);
@@ -172,7 +180,10 @@ describe('schedules', () => {
     expect(secondResult).toMatchObject({ asOf: at.toISOString(), started: [], alreadyStarted: [workflowId] });
     expect(await platform.db('payouts').where({ organizer_id: c.organizerId })).toHaveLength(1);
     expect(await platform.db('sandbox_transfers').where({ destination: `acct_${c.organizerId}` })).toHaveLength(1);
-    await recordHistory('weekly-payouts-v1-backfill-paid', platform.client.workflow.getHandle(first!.workflowId, first!.runId));
+    await recordHistory(
+      'weekly-payouts-v1-backfill-paid',
+      platform.client.workflow.getHandle(first!.workflowId, first!.runId),
+    );
     await recordHistory(
       'weekly-payouts-v1-backfill-again',
       platform.client.workflow.getHandle(second.workflowId, second.runId),
@@ -193,7 +204,10 @@ describe('schedules', () => {
       [day, 'reconciled'],
       [day, 'already-reconciled'],
     ]);
-    await recordHistory('daily-reconciliation-v1-triggered', platform.client.workflow.getHandle(first!.workflowId, first!.runId));
+    await recordHistory(
+      'daily-reconciliation-v1-triggered',
+      platform.client.workflow.getHandle(first!.workflowId, first!.runId),
+    );
   });
 });
 

@@ -46,20 +46,20 @@ export function createCheckoutQueueActivities(
 ) {
   const signer = configuredTicketSigner(config);
   const checkout = createCheckoutActivities({
-      db,
-      maxOpenHoldsPerBuyer: config.MAX_OPEN_HOLDS_PER_BUYER,
-      maxTicketsPerBuyerPerEvent: config.MAX_TICKETS_PER_BUYER_PER_EVENT,
-      newTicketCode: generateTicketCode,
-      newTicketId: () => `tkt_${randomUUID().replace(/-/g, '')}`,
-      signTicket: (ticket) =>
-        signer.sign({
-          v: 1,
-          tid: ticket.ticketId,
-          eid: ticket.eventId,
-          ttid: ticket.ticketTypeId,
-          code: ticket.code,
-          iat: Math.floor(Date.now() / 1000),
-        }),
+    db,
+    maxOpenHoldsPerBuyer: config.MAX_OPEN_HOLDS_PER_BUYER,
+    maxTicketsPerBuyerPerEvent: config.MAX_TICKETS_PER_BUYER_PER_EVENT,
+    newTicketCode: generateTicketCode,
+    newTicketId: () => `tkt_${randomUUID().replace(/-/g, '')}`,
+    signTicket: (ticket) =>
+      signer.sign({
+        v: 1,
+        tid: ticket.ticketId,
+        eid: ticket.eventId,
+        ttid: ticket.ticketTypeId,
+        code: ticket.code,
+        iat: Math.floor(Date.now() / 1000),
+      }),
   });
   return {
     ...checkout,

@@ -8,4 +8,9 @@ export { reconciliationWorkflow } from './reconciliation';
 export { refundWorkflow } from './refunds';
 export { eventCancellationWorkflow } from './event-cancellation';
 export { orderRewardsWorkflow } from './rewards';
-export { holdSweeperWorkflow, weeklyPayoutsWorkflow, dailyRewardsWorkflow, dailyReconciliationWorkflow } from './schedules';
+export {
+  holdSweeperWorkflow,
+  weeklyPayoutsWorkflow,
+  dailyRewardsWorkflow,
+  dailyReconciliationWorkflow,
+} from './schedules';

@@ -54,7 +54,11 @@ export async function latePaymentWorkflow(input: LatePaymentInput): Promise<Late
     await startOrderFulfilment({ orderId: input.orderId, ...input.order }, tickets);
   }
   if (input.order && patched(LATE_PAYMENT_REWARDS)) {
-    await startOrderRewards({ orderId: input.orderId, buyerId: input.order.buyerId, eventId: input.order.eventId });
+    await startOrderRewards({
+      orderId: input.orderId,
+      buyerId: input.order.buyerId,
+      eventId: input.order.eventId,
+    });
   }
   return { outcome: 'tickets_issued', tickets };
 }

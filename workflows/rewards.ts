@@ -19,7 +19,13 @@ const rewards = proxyActivities<ReturnType<typeof createRewardActivities>>(dbWri
  * workflow, so a refund after vesting (when this workflow is long closed) works the same way as one before.
  */
 export async function orderRewardsWorkflow(input: OrderRewardsInput): Promise<OrderRewardsResult> {
-  const view: OrderRewardsView = { orderId: input.orderId, status: 'ACCRUING', accrued: 0, vestsAt: null, vested: 0 };
+  const view: OrderRewardsView = {
+    orderId: input.orderId,
+    status: 'ACCRUING',
+    accrued: 0,
+    vestsAt: null,
+    vested: 0,
+  };
   setHandler(orderRewardsQuery, () => view);
 
   const accrued = await rewards.accrueOrderPoints({ orderId: input.orderId });
@@ -32,7 +38,12 @@ export async function orderRewardsWorkflow(input: OrderRewardsInput): Promise<Or
   const vested = await rewards.vestOrderPoints({ orderId: input.orderId });
   view.status = 'VESTED';
   view.vested = vested.vested;
-  return { accrued: accrued.points, vested: vested.vested, vestsAt: accrued.vestsAt, referralBonus: vested.referralBonus };
+  return {
+    accrued: accrued.points,
+    vested: vested.vested,
+    vestsAt: accrued.vestsAt,
+    referralBonus: vested.referralBonus,
+  };
 }
 
 /**
@@ -40,7 +51,11 @@ export async function orderRewardsWorkflow(input: OrderRewardsInput): Promise<Or
  * start and never throws: points are a bonus, never a reason for a sale to fail (the daily sweep vests orders
  * whose points were recorded, whatever became of their timer).
  */
-export async function startOrderRewards(order: { orderId: string; buyerId: string; eventId: string }): Promise<void> {
+export async function startOrderRewards(order: {
+  orderId: string;
+  buyerId: string;
+  eventId: string;
+}): Promise<void> {
   try {
     await startChild(orderRewardsWorkflow, {
       workflowId: orderRewardsWorkflowId(order.orderId),

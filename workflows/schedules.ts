@@ -12,6 +12,7 @@ import {
   payoutWorkflowId,
   reconciliationDateFor,
   reconciliationWorkflowId,
+  scheduledTimeInWorkflowId,
   scheduledTimeOf,
   SearchAttributes,
   TemporalScheduledStartTime,
@@ -34,12 +35,17 @@ const sweeper = proxyActivities<ReturnType<typeof createHoldSweeperActivities>>(
 /** Releasing a hold is a compensation: retried until done. */
 const release = proxyActivities<ReturnType<typeof createHoldSweeperActivities>>(compensation);
 const payouts = proxyActivities<ReturnType<typeof createScheduledPayoutActivities>>(dbWrite);
-const rewards = proxyActivities<ReturnType<typeof createRewardActivities>>({ ...dbWrite, startToCloseTimeout: '2m' });
+const rewards = proxyActivities<ReturnType<typeof createRewardActivities>>({
+  ...dbWrite,
+  startToCloseTimeout: '2m',
+});
 
 /** The scheduled time this run stands for (module doc in domain/schedules.ts). */
 function scheduledTime(input: ScheduledRunInput | undefined): Date {
   const info = workflowInfo();
-  return scheduledTimeOf(input, info.typedSearchAttributes.get(TemporalScheduledStartTime), info.startTime);
+  const scheduled =
+    info.typedSearchAttributes.get(TemporalScheduledStartTime) ?? scheduledTimeInWorkflowId(info.workflowId);
+  return scheduledTimeOf(input, scheduled, info.startTime);
 }
 
 /**
@@ -104,7 +110,13 @@ export async function weeklyPayoutsWorkflow(input: ScheduledRunInput = {}): Prom
  */
 export async function dailyRewardsWorkflow(input: ScheduledRunInput = {}): Promise<DailyRewardsResult> {
   const asOf = scheduledTime(input).toISOString();
-  const result: DailyRewardsResult = { asOf, vestedOrders: 0, vestedPoints: 0, expiredPoints: 0, tiersRecalculated: 0 };
+  const result: DailyRewardsResult = {
+    asOf,
+    vestedOrders: 0,
+    vestedPoints: 0,
+    expiredPoints: 0,
+    tiersRecalculated: 0,
+  };
   // Each step works in batches; it is called again until a batch comes back short.
   for (let batch = await rewards.vestDueOrders({ asOf }); ; batch = await rewards.vestDueOrders({ asOf })) {
     result.vestedOrders += batch.orders;
@@ -122,7 +134,9 @@ export async function dailyRewardsWorkflow(input: ScheduledRunInput = {}): Promi
  * `reconciliation-<date>`. A day already reconciled by a schedule run is not started again (`npm run reconcile`
  * can always rerun one by hand).
  */
-export async function dailyReconciliationWorkflow(input: ScheduledRunInput = {}): Promise<DailyReconciliationResult> {
+export async function dailyReconciliationWorkflow(
+  input: ScheduledRunInput = {},
+): Promise<DailyReconciliationResult> {
   const date = reconciliationDateFor(scheduledTime(input));
   try {
     const result = await executeChild(reconciliationWorkflow, {

@@ -403,7 +403,7 @@ export function checkoutRoutes({ config, db, temporal }: CheckoutRouteDeps): Rou
       .where({ buyer_id: buyerId })
       .whereIn('status', ['PAID', 'PARTIALLY_REFUNDED', 'REFUNDED'])
       .first('id');
-    if (bought) throw bad('a referral code applies to a new buyer\'s first order only');
+    if (bought) throw bad("a referral code applies to a new buyer's first order only");
     return referrer.id as string;
   }
 

@@ -73,7 +73,6 @@ const balanceSchema = z.object({
   inTransitMinor: z.number().int(),
 });
 
-
 /**
  * The organizer named in the path, when the caller may see it: that organizer itself, or an admin. Anyone else
  * gets 404 (reads never reveal whether another organizer exists) or 403 for actions, as the contract says.

@@ -10,7 +10,7 @@ import { documentRoute } from '../openapi';
 const entrySchema = z.object({
   entryId: z.string(),
   kind: z.string(),
-  points: z.number().int().describe('how the entry changes the member\'s points (pending + available + reserved)'),
+  points: z.number().int().describe("how the entry changes the member's points (pending + available + reserved)"),
   pendingDelta: z.number().int(),
   availableDelta: z.number().int(),
   reservedDelta: z.number().int(),
@@ -37,7 +37,10 @@ const rewardsSchema = z
 
 const querySchema = z
   .object({
-    cursor: z.string().regex(/^[1-9][0-9]{0,18}$/, 'must be a cursor from nextCursor').optional(),
+    cursor: z
+      .string()
+      .regex(/^[1-9][0-9]{0,18}$/, 'must be a cursor from nextCursor')
+      .optional(),
     limit: z.coerce.number().int().min(1).max(200).optional(),
   })
   .strict();
