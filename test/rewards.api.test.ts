@@ -1,6 +1,8 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import {
+  checkoutWorkflowId,
   orderRewardsWorkflowId,
+  refundWorkflowId,
   CHECKOUT_TASK_QUEUE,
   type DailyRewardsResult,
   type OrderRewardsResult,
@@ -140,7 +142,7 @@ const kinds = (r: { entries: Array<{ kind: string; points: number }> }) =>
   r.entries.map((e) => [e.kind, e.points]);
 
 describe('rewards', () => {
-  test("when an order is paid, then its points are pending until the event has ended, and vest on their timer", async () => {
+  test('when an order is paid, then its points are pending until the event has ended, and vest on their timer', async () => {
     // The event ends in 3 s: its points vest 2 s after that.
     const event = await eventEnded(-3000);
     const b = buyer();
@@ -258,9 +260,21 @@ describe('rewards', () => {
     );
 
     // A full refund of the redeemed order gives its 20 points back.
-    await refund(spent.orderId, {});
+    const given = await refund(spent.orderId, {});
     // 79 available less the order's 49 clawed back, plus its 20 redeemed points given back.
     expect(await rewards(b)).toMatchObject({ availablePoints: 50 });
+    await recordHistory(
+      'checkout-v5-api-redeemed-points-paid',
+      platform.client.workflow.getHandle(checkoutWorkflowId(spent.orderId)),
+    );
+    await recordHistory(
+      'checkout-v5-api-redeemed-points-declined',
+      platform.client.workflow.getHandle(checkoutWorkflowId(declined.body.orderId)),
+    );
+    await recordHistory(
+      'refund-v2-api-redeemed-order-points-reversed',
+      platform.client.workflow.getHandle(refundWorkflowId(given.refundId)),
+    );
   });
 
   test('when vested points reach the silver threshold, then the buyer is silver; a clawback below it demotes at once', async () => {

@@ -39,10 +39,17 @@ afterAll(async () => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function scheduleIds(): Promise<string[]> {
-  const ids: string[] = [];
-  for await (const s of platform.client.schedule.list()) ids.push(s.scheduleId);
-  return ids.sort();
+/** The schedule ids listed, once the list (eventually consistent) shows `expected`, or as it is after 10 s. */
+async function scheduleIds(expected: string[]): Promise<string[]> {
+  let ids: string[] = [];
+  for (let i = 0; i < 50; i++) {
+    ids = [];
+    for await (const s of platform.client.schedule.list()) ids.push(s.scheduleId);
+    ids.sort();
+    if (JSON.stringify(ids) === JSON.stringify(expected)) break;
+    await sleep(200);
+  }
+  return ids;
 }
 
 /** Closed runs a schedule started, by workflow type, once visibility lists `count` of them. */
@@ -62,7 +69,7 @@ async function closedRuns(workflowType: string, count: number): Promise<Workflow
 describe('schedules', () => {
   test('when the worker has started, then every schedule exists once; a second startup with a changed spec updates it in place', async () => {
     const all = Object.values(ScheduleId).sort();
-    expect(await scheduleIds()).toEqual(all);
+    expect(await scheduleIds(all)).toEqual(all);
     const sweeper = platform.client.schedule.getHandle(ScheduleId.holdSweeper);
     const before = await sweeper.describe();
     expect(before.state.note).toMatch(/Releases seats/);
@@ -80,7 +87,7 @@ describe('schedules', () => {
         }))
         .sort((a, b) => desiredOrder(a.scheduleId) - desiredOrder(b.scheduleId)),
     );
-    expect(await scheduleIds()).toEqual(all);
+    expect(await scheduleIds(all)).toEqual(all);
     const after = await sweeper.describe();
     expect(after.spec.intervals).toEqual([expect.objectContaining({ every: 120_000 })]);
     expect(after.state).toMatchObject({ paused: true, note: 'paused by support for the test' });
@@ -119,8 +126,8 @@ describe('schedules', () => {
       held: 2,
     });
 
-    // Past the hold's expiry and the sweeper's grace.
-    await sleep(Date.parse(res.body.expiresAt) + 15_500 - Date.now());
+    // Past the hold's expiry and the sweeper's grace (a triggered run's scheduled time is whole seconds: one more).
+    await sleep(Date.parse(res.body.expiresAt) + 17_000 - Date.now());
     const schedule = platform.client.schedule.getHandle(ScheduleId.holdSweeper);
     await schedule.trigger();
     let order = await platform.db('orders').where({ id: orderId }).first('status', 'status_reason');
