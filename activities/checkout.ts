@@ -3,6 +3,7 @@ import type { Knex } from 'knex';
 import type { Db } from '../db';
 import { businessMetrics } from '../observability/metrics';
 import { buyerHoldings, buyerTicketCaps } from '../db/holdings';
+import { releaseRedeemedPoints, reserveRedeemedPoints, spendRedeemedPoints } from './rewards';
 import {
   FailureType,
   OrderReason,
@@ -103,6 +104,9 @@ export function createCheckoutActivities(deps: CheckoutActivityDeps) {
         }
 
         await insertOrder(trx, order, 'AWAITING_PAYMENT', expiresAt, undefined, contact);
+        // Redeemed points are held with the seats, in the same transaction under the same buyer lock.
+        const points = { orderId: order.orderId, buyerId: order.buyerId, points: order.redeemPoints ?? 0 };
+        if (!(await reserveRedeemedPoints(trx, points))) throw new InsufficientPointsSignal();
         // Lock ticket types in a fixed order so two multi-type orders cannot deadlock.
         const lines = [...order.lines].sort((a, b) => a.ticketTypeId.localeCompare(b.ticketTypeId));
         for (const line of lines) {
@@ -124,6 +128,10 @@ export function createCheckoutActivities(deps: CheckoutActivityDeps) {
         return 'HELD';
       })
       .catch(async (err) => {
+        if (err instanceof InsufficientPointsSignal) {
+          await db.transaction((trx) => insertOrder(trx, order, 'FAILED', null, OrderReason.InsufficientPoints));
+          return OrderReason.InsufficientPoints;
+        }
         if (!(err instanceof SoldOutSignal)) throw err;
         // The hold was rolled back; keep the order itself, failed, so the same Idempotency-Key answers the same.
         await db.transaction((trx) => insertOrder(trx, order, 'FAILED', null, OrderReason.SoldOut));
@@ -142,6 +150,11 @@ export function createCheckoutActivities(deps: CheckoutActivityDeps) {
         FailureType.BuyerTicketLimit,
       );
     }
+    if (outcome === OrderReason.InsufficientPoints)
+      throw ApplicationFailure.nonRetryable(
+        'the buyer has fewer available points than redeemed',
+        FailureType.InsufficientPoints,
+      );
     if (outcome !== 'HELD')
       throw ApplicationFailure.nonRetryable(`order already failed: ${outcome}`, outcomeType(outcome));
     return { expiresAt };
@@ -208,6 +221,7 @@ export function createCheckoutActivities(deps: CheckoutActivityDeps) {
         }),
       );
       const inserted = await trx('tickets').insert(rows).returning('*');
+      await spendRedeemedPoints(trx, orderId);
       const paidLate = !OPEN_STATUSES.includes(order.status);
       await setOrderStatus(trx, orderId, 'PAID', paidLate ? OrderReason.PaidLate : undefined);
 
@@ -262,6 +276,8 @@ export function createCheckoutActivities(deps: CheckoutActivityDeps) {
           .where({ order_id: input.orderId, status: 'HELD' })
           .update({ status: 'RELEASED', settled_at: trx.fn.now() });
       }
+      // An order that ends unpaid gives its held points back (a paid one spent them at issuance).
+      if (order.status !== 'PAID') await releaseRedeemedPoints(trx, input.orderId);
       if (order.status === input.status) return null;
       await setOrderStatus(trx, input.orderId, input.status, input.reason, input.detail);
       return order.payment_method as string;
@@ -284,11 +300,14 @@ export function createCheckoutActivities(deps: CheckoutActivityDeps) {
 
 /** Thrown inside the hold transaction to roll it back when a ticket type has too few seats left. */
 class SoldOutSignal extends Error {}
+/** Thrown inside the hold transaction to roll it back when the buyer has too few points for the redemption. */
+class InsufficientPointsSignal extends Error {}
 
 function outcomeType(reason: string): string {
   if (reason === OrderReason.SoldOut) return FailureType.SoldOut;
   if (reason === OrderReason.OpenHoldLimit) return FailureType.OpenHoldLimit;
   if (reason === OrderReason.BuyerTicketLimit) return FailureType.BuyerTicketLimit;
+  if (reason === OrderReason.InsufficientPoints) return FailureType.InsufficientPoints;
   return FailureType.InvalidOrder;
 }
 
@@ -333,6 +352,9 @@ async function insertOrder(
       contact_phone: contact.phone ?? null,
       wallet_address: order.walletAddress ?? null,
       expires_at: expiresAt,
+      redeemed_points: order.redeemPoints ?? 0,
+      discount_minor: order.discount?.amountMinor ?? 0,
+      referrer_id: order.referrerId ?? null,
     })
     .onConflict('id')
     .ignore()

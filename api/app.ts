@@ -14,6 +14,7 @@ import { operationsRoutes } from './operations';
 import { devRoutes } from './routes/dev';
 import { financeRoutes } from './routes/finance';
 import { payoutRoutes } from './routes/payouts';
+import { rewardRoutes } from './routes/rewards';
 import { ticketRoutes } from './routes/tickets';
 import { scanningRoutes } from './routes/scanning';
 import { sandboxRoutes } from './routes/sandbox';
@@ -130,6 +131,7 @@ export function createApp(deps: ApiDeps): Express {
   app.use(payoutRoutes(deps));
   app.use(financeRoutes(deps));
   app.use(refundRoutes(deps));
+  app.use(rewardRoutes(deps));
   const ticketSigner = deps.ticketSigner ?? configuredTicketSigner(deps.config);
   app.use(ticketRoutes({ db: deps.db, ticketSigner }));
   app.use(scanningRoutes({ config: deps.config, db: deps.db, ticketSigner }));

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { LOG_LEVELS } from '../observability/logger';
+import type { RewardRules } from '../domain/rewards';
 
 /** Development defaults, so `npm start` runs with no configuration at all. `.env.example` lists the same. */
 export const DEV_JWT_SECRET = 'bilten-dev-secret-change-me-in-production';
@@ -119,6 +120,42 @@ const schema = z.object({
   /** Payouts above this many minor units wait for an admin's approval. */
   PAYOUT_APPROVAL_THRESHOLD_MINOR: z.coerce.number().int().min(0).default(1_000_000),
   SENDGRID_PAYOUT_TEMPLATE_ID: z.string().default('d-bilten-payout-paid'),
+  /** Reward points per major currency unit paid (1.00 USD), before the tier multiplier. */
+  REWARD_POINTS_PER_MAJOR_UNIT: z.coerce.number().int().min(0).max(1000).default(1),
+  /** Tier multipliers in basis points (10000 = x1). */
+  REWARD_SILVER_MULTIPLIER_BPS: z.coerce.number().int().min(0).max(100_000).default(12_500),
+  REWARD_GOLD_MULTIPLIER_BPS: z.coerce.number().int().min(0).max(100_000).default(15_000),
+  /** Points vested within REWARD_TIER_WINDOW_SECONDS that reach silver and gold. */
+  REWARD_SILVER_THRESHOLD: z.coerce.number().int().min(1).default(500),
+  REWARD_GOLD_THRESHOLD: z.coerce.number().int().min(1).default(2_000),
+  /** How far back vested points count towards a tier, and how long a reached tier is kept (12 months). */
+  REWARD_TIER_WINDOW_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(365 * 86_400),
+  /** Seconds after an event ended (and its refund window passed) before its points vest. */
+  REWARD_VESTING_DELAY_SECONDS: z.coerce.number().int().min(0).default(0),
+  /** Seconds vested points live before they expire (12 months). */
+  REWARD_EXPIRY_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(365 * 86_400),
+  /** The discount one point buys, in minor units. */
+  REWARD_POINT_VALUE_MINOR: z.coerce.number().int().min(1).max(10_000).default(1),
+  /** Points a referrer earns when a referred buyer's first order vests. */
+  REWARD_REFERRAL_BONUS_POINTS: z.coerce.number().int().min(0).default(100),
+  /** `off`: the worker does not create or update the Temporal Schedules at startup (`npm run schedules` still does). */
+  SCHEDULES: z.enum(['on', 'off']).default('on'),
+  /** How often the hold sweeper runs, in seconds. */
+  SCHEDULE_HOLD_SWEEP_SECONDS: z.coerce.number().int().min(10).max(86_400).default(60),
+  /** Cron specs (UTC) of the weekly payouts, the daily rewards sweep and the daily reconciliation. */
+  SCHEDULE_WEEKLY_PAYOUTS_CRON: z.string().default('0 6 * * MON'),
+  SCHEDULE_DAILY_REWARDS_CRON: z.string().default('30 2 * * *'),
+  SCHEDULE_DAILY_RECONCILIATION_CRON: z.string().default('0 4 * * *'),
+  /** A hold whose checkout workflow is gone or closed is released by the sweeper this long after it lapsed. */
+  HOLD_SWEEP_GRACE_SECONDS: z.coerce.number().int().min(0).default(60),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   /** `json` (one object a line) or `pretty`; empty: pretty only in development at a terminal, JSON otherwise. */
   LOG_FORMAT: z.enum(['', 'json', 'pretty']).default(''),
@@ -216,6 +253,25 @@ export function parsePayloadKeys(spec: string): PayloadKey[] {
   if (keys.length === 0) throw new Error('at least one key is required');
   if (new Set(keys.map((k) => k.id)).size !== keys.length) throw new Error('key ids must be unique');
   return keys;
+}
+
+/** The reward rules (domain/rewards.ts) as configured. */
+export function rewardRules(config: Config): RewardRules {
+  return {
+    pointsPerMajorUnit: config.REWARD_POINTS_PER_MAJOR_UNIT,
+    tierMultiplierBps: {
+      bronze: 10_000,
+      silver: config.REWARD_SILVER_MULTIPLIER_BPS,
+      gold: config.REWARD_GOLD_MULTIPLIER_BPS,
+    },
+    silverThreshold: config.REWARD_SILVER_THRESHOLD,
+    goldThreshold: config.REWARD_GOLD_THRESHOLD,
+    tierWindowMs: config.REWARD_TIER_WINDOW_SECONDS * 1000,
+    vestingDelayMs: config.REWARD_VESTING_DELAY_SECONDS * 1000,
+    expiryMs: config.REWARD_EXPIRY_SECONDS * 1000,
+    pointValueMinor: config.REWARD_POINT_VALUE_MINOR,
+    referralBonusPoints: config.REWARD_REFERRAL_BONUS_POINTS,
+  };
 }
 
 /** Which providers run as local sandboxes because no keys are configured; said at startup and in /readyz. */

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { LedgerSum, PayoutStatus, PayoutView, PostingKind } from '../domain';
 
@@ -68,4 +69,10 @@ export function toPayoutView(row: Record<string, unknown>): PayoutView {
     createdAt: iso(row.created_at)!,
     paidAt: iso(row.paid_at),
   };
+}
+
+/** The payout a key names: one organizer's same key is always the same payout (the API's and the schedule's). */
+export function derivePayoutId(organizerId: string, idempotencyKey: string): string {
+  const digest = createHash('sha256').update(`${organizerId}\u0000${idempotencyKey}`).digest('base64url');
+  return `po_${digest.slice(0, 24)}`;
 }

@@ -41,6 +41,12 @@ export interface CheckoutInput {
   walletAddress?: string;
   /** How long seats stay held while payment is outstanding. */
   holdTtlMs: number;
+  /** Reward points the buyer redeems: held with the seats, spent when paid (absent: none). */
+  redeemPoints?: number;
+  /** The discount those points bought, already taken off `total` by the server. */
+  discount?: Money;
+  /** The buyer who referred this (new) buyer, by id, when the checkout came with a referral code. */
+  referrerId?: string;
 }
 
 /** Payment as the buyer sees it on the order. */

@@ -17,6 +17,8 @@ export const FailureType = {
   MessageRejected: 'MessageRejected',
   /** The payouts provider refused a transfer for good (no such account, insufficient balance). */
   PayoutRefused: 'PayoutRefused',
+  /** The buyer has fewer available reward points than the checkout redeems. */
+  InsufficientPoints: 'InsufficientPoints',
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
 
@@ -41,5 +43,8 @@ export const OrderReason = {
   TicketIssuanceFailed: 'TICKET_ISSUANCE_FAILED',
   SeatsLost: 'SEATS_LOST',
   PaidLate: 'PAID_AFTER_EXPIRY',
+  InsufficientPoints: 'INSUFFICIENT_POINTS',
+  /** The sweeper released a hold whose checkout workflow was gone or closed. */
+  HoldOrphaned: 'HOLD_ORPHANED',
 } as const;
 export type OrderReason = (typeof OrderReason)[keyof typeof OrderReason];

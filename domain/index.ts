@@ -15,3 +15,5 @@ export * from './refunds';
 export * from './scanning';
 export * from './limits';
 export * from './support';
+export * from './rewards';
+export * from './schedules';

@@ -100,6 +100,8 @@ function banner(
     `                  -H "Content-Type: application/json" -d '{"code":"<ticket code>"}'`,
     `  Scan pack     curl -sS ${api}/v1/events/${DEMO.eventId}/scan-pack -H "Authorization: Bearer ${staff}"`,
     `  Attendance    curl -sS ${api}/v1/events/${DEMO.eventId}/attendance -H "Authorization: Bearer ${staff}"`,
+    `  Rewards       curl -sS ${api}/v1/me/rewards -H "Authorization: Bearer ${token}"`,
+    `  Schedules     temporal schedule list --address ${config.TEMPORAL_ADDRESS ?? `127.0.0.1:${config.TEMPORAL_PORT}`}`,
     '',
     'Ctrl-C stops everything.',
     '',

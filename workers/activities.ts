@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { Config } from '../config';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { rewardRules, type Config } from '../config';
 import type { Db } from '../db';
 import { createCheckoutActivities } from '../activities/checkout';
 import { createPaymentActivities } from '../activities/payments';
@@ -8,6 +9,12 @@ import { createNftActivities } from '../activities/nft';
 import { createNotificationActivities } from '../activities/notifications';
 import { createPayoutActivities } from '../activities/payouts';
 import { createReconciliationActivities } from '../activities/reconciliation';
+import { createRewardActivities } from '../activities/rewards';
+import {
+  createHoldSweeperActivities,
+  createScheduledPayoutActivities,
+  type WorkflowDirectory,
+} from '../activities/schedules';
 import { MessageKind, RefundMessageKind } from '../domain';
 import type { Payouts } from '../providers/payouts/ports';
 import type { Minter } from '../providers/nft/ports';
@@ -15,29 +22,58 @@ import { configuredTicketSigner } from '../tickets/configured-signer';
 import { generateTicketCode } from '../tickets/signing';
 import type { NotificationProviders, PaymentProviders } from '../providers';
 
-/** Everything the checkout task queue's activities need, built from real clients. */
-export function createCheckoutQueueActivities(config: Config, db: Db, providers: PaymentProviders) {
-  const signer = configuredTicketSigner(config);
+/** The hold sweeper's view of Temporal: whether a workflow runs, over a client. */
+export function temporalWorkflowDirectory(client: Client): WorkflowDirectory {
   return {
-    ...createCheckoutActivities({
-      db,
-      maxOpenHoldsPerBuyer: config.MAX_OPEN_HOLDS_PER_BUYER,
-      maxTicketsPerBuyerPerEvent: config.MAX_TICKETS_PER_BUYER_PER_EVENT,
-      newTicketCode: generateTicketCode,
-      newTicketId: () => `tkt_${randomUUID().replace(/-/g, '')}`,
-      signTicket: (ticket) =>
-        signer.sign({
-          v: 1,
-          tid: ticket.ticketId,
-          eid: ticket.eventId,
-          ttid: ticket.ticketTypeId,
-          code: ticket.code,
-          iat: Math.floor(Date.now() / 1000),
-        }),
-    }),
+    presence: async (workflowId) => {
+      try {
+        const { status } = await client.workflow.getHandle(workflowId).describe();
+        return status.name === 'RUNNING' ? 'RUNNING' : 'CLOSED';
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) return 'NOT_FOUND';
+        throw err;
+      }
+    },
+  };
+}
+
+/** Everything the checkout task queue's activities need, built from real clients. */
+export function createCheckoutQueueActivities(
+  config: Config,
+  db: Db,
+  providers: PaymentProviders,
+  temporal: Client,
+) {
+  const signer = configuredTicketSigner(config);
+  const checkout = createCheckoutActivities({
+    db,
+    maxOpenHoldsPerBuyer: config.MAX_OPEN_HOLDS_PER_BUYER,
+    maxTicketsPerBuyerPerEvent: config.MAX_TICKETS_PER_BUYER_PER_EVENT,
+    newTicketCode: generateTicketCode,
+    newTicketId: () => `tkt_${randomUUID().replace(/-/g, '')}`,
+    signTicket: (ticket) =>
+      signer.sign({
+        v: 1,
+        tid: ticket.ticketId,
+        eid: ticket.eventId,
+        ttid: ticket.ticketTypeId,
+        code: ticket.code,
+        iat: Math.floor(Date.now() / 1000),
+      }),
+  });
+  return {
+    ...checkout,
     ...createPaymentActivities({ db, ...providers, publicBaseUrl: config.PUBLIC_BASE_URL }),
     // Refunds and event cancellations run on the checkout queue: they need the same payment providers.
     ...createRefundActivities({ db, ...providers }),
+    // Points follow orders and refunds, on the same queue.
+    ...createRewardActivities({ db, rules: rewardRules(config) }),
+    ...createHoldSweeperActivities({
+      db,
+      workflows: temporalWorkflowDirectory(temporal),
+      releaseHold: checkout.releaseHold,
+      graceMs: config.HOLD_SWEEP_GRACE_SECONDS * 1000,
+    }),
   };
 }
 
@@ -70,5 +106,6 @@ export function createPayoutQueueActivities(config: Config, db: Db, payouts: Pay
       approvalThresholdMinor: config.PAYOUT_APPROVAL_THRESHOLD_MINOR,
     }),
     ...createReconciliationActivities({ db, ...payments, payouts }),
+    ...createScheduledPayoutActivities({ db, payoutDelayDays: config.PAYOUT_DELAY_DAYS }),
   };
 }

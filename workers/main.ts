@@ -1,4 +1,6 @@
 import { bundleWorkflowCode, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { Client, Connection } from '@temporalio/client';
+import { ensureSchedules } from '../temporal/schedules';
 import { loadConfig, sandboxedProviders, type Config } from '../config';
 import { createDb } from '../db';
 import { FAILURE_CONVERTER_PATH, platformDataConverter } from '../temporal/payload-codec';
@@ -76,6 +78,21 @@ async function main(): Promise<void> {
     throw new Error(`WORKER_TASK_QUEUES names unknown task queues: ${unknown.join(', ')} (known: ${TASK_QUEUES})`);
   const connection = await connectWithBackoff(config);
   const dataConverter = platformDataConverter(config);
+  // A client for what activities ask Temporal (the hold sweeper) and for the schedules.
+  const clientConnection = await Connection.connect(temporalConnectionOptions(config));
+  const client = new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE, dataConverter });
+  if (config.SCHEDULES === 'on') {
+    // Idempotent: every worker process does it at every start, and two starts leave one of each schedule.
+    // A schedule that cannot be written must not stop the worker from selling tickets: it says so, loudly.
+    await ensureSchedules(client, config).then(
+      (outcomes) =>
+        log.info(
+          { schedules: outcomes },
+          `schedules: ${outcomes.map((o) => `${o.scheduleId} ${o.outcome}`).join(', ')}`,
+        ),
+      (err) => log.error({ err }, 'schedules were not created or updated; run `npm run schedules`'),
+    );
+  }
   const providers = createPaymentProviders(config, db, {
     webhooks: config.SANDBOX_WEBHOOKS === 'on',
     log: (line) => log.warn(line),
@@ -114,7 +131,7 @@ async function main(): Promise<void> {
       await Worker.create({
         ...common,
         taskQueue: CHECKOUT_TASK_QUEUE,
-        activities: createCheckoutQueueActivities(config, db, providers),
+        activities: createCheckoutQueueActivities(config, db, providers, client),
       }),
     );
   }
@@ -166,6 +183,7 @@ async function main(): Promise<void> {
   // Worker.run handles SIGINT/SIGTERM itself: it stops polling, finishes running activities, then resolves.
   await Promise.all(workers.map((w) => w.run()));
   minter?.close();
+  await clientConnection.close();
   await connection.close();
   await db.destroy();
 }

@@ -37,6 +37,7 @@ import type { createRefundActivities } from '../activities/refunds';
 import { compensation, dbWrite, issuance, providerCall } from './activity-options';
 import { startOrderFulfilment } from './fulfilment';
 import type { latePaymentWorkflow } from './late-payment';
+import { startOrderRewards } from './rewards';
 
 const inventory = proxyActivities<ReturnType<typeof createCheckoutActivities>>(dbWrite);
 const fulfilment = proxyActivities<ReturnType<typeof createCheckoutActivities>>(issuance);
@@ -72,6 +73,11 @@ export const CARD_PAID_AT_EXPIRY = 'checkout-card-paid-at-expiry-v1';
 export const IDS_ONLY_ORDER_VIEW = 'checkout-ids-only-order-view-v1';
 /** Patch id: a cancel by support or an admin ends CANCELLED_BY_SUPPORT (before it, every cancel said BUYER). */
 export const CANCEL_REASON_BY_ROLE = 'checkout-cancel-reason-by-role-v1';
+/**
+ * Patch id: a paid order starts its rewards workflow (points pending until the event is over), and a hold refused
+ * for too few reward points ends FAILED with INSUFFICIENT_POINTS. Histories before it earned no points.
+ */
+export const ORDER_REWARDS = 'checkout-order-rewards-v1';
 
 /** How a checkout ended, before compensation runs. */
 interface Ending {
@@ -162,6 +168,8 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutVi
     if (type === FailureType.OpenHoldLimit) return finish({ status: 'FAILED', reason: OrderReason.OpenHoldLimit });
     if (type === FailureType.BuyerTicketLimit)
       return finish({ status: 'FAILED', reason: OrderReason.BuyerTicketLimit });
+    if (type === FailureType.InsufficientPoints && patched(ORDER_REWARDS))
+      return finish({ status: 'FAILED', reason: OrderReason.InsufficientPoints });
     throw err;
   }
   undo.push((ending) =>
@@ -243,6 +251,7 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutVi
   placed = true;
   // Mints and the confirmation run as abandoned children: started here, never waited for.
   if (patched('fulfilment-children-v1')) await startOrderFulfilment(input, view.tickets);
+  if (patched(ORDER_REWARDS)) await startOrderRewards(input);
   return view;
 
   /** Waits for the provider's verdict, the buyer's cancel, or the hold's expiry; returns how a failed wait ends. */

@@ -7,3 +7,10 @@ export { payoutWorkflow } from './payouts';
 export { reconciliationWorkflow } from './reconciliation';
 export { refundWorkflow } from './refunds';
 export { eventCancellationWorkflow } from './event-cancellation';
+export { orderRewardsWorkflow } from './rewards';
+export {
+  holdSweeperWorkflow,
+  weeklyPayoutsWorkflow,
+  dailyRewardsWorkflow,
+  dailyReconciliationWorkflow,
+} from './schedules';

@@ -18,6 +18,7 @@ import type { createCheckoutActivities } from '../activities/checkout';
 import type { createRefundActivities } from '../activities/refunds';
 import { compensation, issuance } from './activity-options';
 import { startOrderFulfilment } from './fulfilment';
+import { startOrderRewards } from './rewards';
 
 const fulfilment = proxyActivities<ReturnType<typeof createCheckoutActivities>>(issuance);
 const refunds = proxyActivities<ReturnType<typeof createRefundActivities>>(compensation);
@@ -27,6 +28,8 @@ const refunds = proxyActivities<ReturnType<typeof createRefundActivities>>(compe
  * the confirmation). Before it, late payments issued tickets and nothing else.
  */
 export const LATE_PAYMENT_FULFILMENT = 'late-payment-fulfilment-v1';
+/** Patch id: tickets issued for a late payment earn reward points as any paid order does. */
+export const LATE_PAYMENT_REWARDS = 'late-payment-rewards-v1';
 
 /**
  * A payment that arrived after its checkout ended unpaid: a crypto `charge:delayed` or a confirmation after the
@@ -60,6 +63,13 @@ export async function latePaymentWorkflow(input: LatePaymentInput): Promise<Late
   upsertSearchAttributes([{ key: SearchAttributes.OrderStatus, value: 'PAID' }]);
   if (input.order && patched(LATE_PAYMENT_FULFILMENT)) {
     await startOrderFulfilment({ orderId: input.orderId, ...input.order }, tickets);
+  }
+  if (input.order && patched(LATE_PAYMENT_REWARDS)) {
+    await startOrderRewards({
+      orderId: input.orderId,
+      buyerId: input.order.buyerId,
+      eventId: input.order.eventId,
+    });
   }
   return { outcome: 'tickets_issued', tickets };
 }

@@ -3,6 +3,7 @@ import {
   condition,
   log,
   ParentClosePolicy,
+  patched,
   proxyActivities,
   setHandler,
   startChild,
@@ -29,12 +30,22 @@ import {
   type RefundView,
 } from '../domain';
 import type { createRefundActivities } from '../activities/refunds';
+import type { createRewardActivities } from '../activities/rewards';
 import { compensation, dbWrite } from './activity-options';
 import { sendMessageWorkflow } from './notifications';
 
 const book = proxyActivities<ReturnType<typeof createRefundActivities>>(dbWrite);
 /** A refund, once decided, is retried until the provider takes it: money owed back is never given up on. */
 const provider = proxyActivities<ReturnType<typeof createRefundActivities>>(compensation);
+
+/** Taking back points is a compensation of the money refunded: retried until done. */
+const rewards = proxyActivities<ReturnType<typeof createRewardActivities>>(compensation);
+
+/**
+ * Patch id: a succeeded refund takes back its share of the order's points (voids pending ones, claws back vested
+ * ones) and gives back its share of the points the order redeemed. Histories before it left points alone.
+ */
+export const REFUND_REVERSES_REWARDS = 'refund-reverses-rewards-v1';
 
 /** A pending card refund is looked up at the provider this often, in case its webhook is late or lost. */
 const PENDING_RECHECK_MS = 60 * 60 * 1000;
@@ -162,6 +173,7 @@ export async function refundWorkflow(input: RefundInput): Promise<RefundResult> 
   }
 
   await book.postRefund({ refundId: input.refundId });
+  if (patched(REFUND_REVERSES_REWARDS)) await rewards.reverseRefundRewards({ refundId: input.refundId });
   await book.releaseRefundSeats({ refundId: input.refundId });
   await notifyBuyer(input);
   const { orderStatus } = await book.completeRefund({ refundId: input.refundId, reference: manual?.reference });

@@ -7,9 +7,10 @@ import {
 } from '@temporalio/client';
 import { Router, type Request, type RequestHandler } from 'express';
 import { z } from 'zod';
-import type { Config } from '../../config';
+import { rewardRules, type Config } from '../../config';
 import type { Db } from '../../db';
 import { buyerHoldings, buyerTicketCaps } from '../../db/holdings';
+import { rewardBalances } from '../../db/rewards';
 import {
   awaitPlacementUpdate,
   cancelCheckoutUpdate,
@@ -25,6 +26,7 @@ import {
   buyerFacingReason,
   buyerTicketLimitBreach,
   holdTtlSeconds,
+  redemptionDiscount,
   type BuyerTicketLimitBreach,
   type OrderHistoryEntry,
   type CheckoutInput,
@@ -78,7 +80,7 @@ export const checkoutRequestSchema = z
       .string()
       .regex(/^0x[0-9a-fA-F]{40}$/, 'must be a 0x-prefixed 20-byte address')
       .optional(),
-    redeemPoints: z.number().int().min(0).max(0, 'redeeming points is not available yet').optional(),
+    redeemPoints: z.number().int().min(0).max(10_000_000).optional(),
     referralCode: z
       .string()
       .regex(/^[A-Za-z0-9_-]{1,64}$/)
@@ -338,6 +340,8 @@ export function checkoutRoutes({ config, db, temporal }: CheckoutRouteDeps): Rou
       await buyerTicketCaps(db, body.eventId, config.MAX_TICKETS_PER_BUYER_PER_EVENT),
     );
     if (breach) throw buyerTicketLimit(breach);
+    const total = await discounted(quote.total, buyer.sub, body.redeemPoints ?? 0);
+    const referrerId = body.referralCode ? await referrerOf(buyer.sub, body.referralCode) : undefined;
     const hasContact = Boolean(body.buyer?.email || body.buyer?.phone);
     return {
       orderId,
@@ -347,7 +351,9 @@ export function checkoutRoutes({ config, db, temporal }: CheckoutRouteDeps): Rou
       idempotencyKey,
       requestHash,
       lines: quote.lines,
-      total: quote.total,
+      total: total.total,
+      ...(total.discount ? { redeemPoints: body.redeemPoints, discount: total.discount } : {}),
+      ...(referrerId ? { referrerId } : {}),
       // Ids only: the PaymentMethod id and the contact are in checkout_requests (`{}` says there is none).
       payment: { method: body.payment.method },
       ...(hasContact ? {} : { contact: {} }),
@@ -358,6 +364,47 @@ export function checkoutRoutes({ config, db, temporal }: CheckoutRouteDeps): Rou
           cryptoHoldTtlSeconds: config.CRYPTO_HOLD_TTL_SECONDS,
         }) * 1000,
     };
+  }
+
+  /**
+   * The order's total after the points redeemed on it (the server prices the discount, as every price). Too few
+   * points is 409, a discount that leaves less than the smallest charge 422. The hold checks the points again
+   * under the buyer's lock, so two checkouts cannot spend the same points.
+   */
+  async function discounted(
+    total: CheckoutInput['total'],
+    buyerId: string,
+    points: number,
+  ): Promise<{ total: CheckoutInput['total']; discount?: CheckoutInput['total'] }> {
+    if (points <= 0) return { total };
+    const { available } = await rewardBalances(db, buyerId);
+    const priced = redemptionDiscount(points, total, available, rewardRules(config));
+    if ('refused' in priced) {
+      if (priced.refused.rule === 'insufficient-points')
+        throw problems.conflict('insufficient-points', priced.refused.detail, { availablePoints: available });
+      throw problems.validation([{ field: 'redeemPoints', message: priced.refused.detail }]);
+    }
+    return {
+      total: { amountMinor: total.amountMinor - priced.discount.amountMinor, currency: total.currency },
+      discount: priced.discount,
+    };
+  }
+
+  /**
+   * The referrer a referral code names, for a buyer's first order only. An unknown code, one's own code, or a code
+   * on a buyer who already bought is 422 (two first orders at once still pay one bonus: its operation id is unique): a field is never accepted and ignored.
+   */
+  async function referrerOf(buyerId: string, code: string): Promise<string> {
+    const bad = (message: string) => problems.validation([{ field: 'referralCode', message }]);
+    const referrer = await db('buyers').where({ referral_code: code }).first('id');
+    if (!referrer) throw bad('no buyer has this referral code');
+    if (referrer.id === buyerId) throw bad('a buyer cannot refer themselves');
+    const bought = await db('orders')
+      .where({ buyer_id: buyerId })
+      .whereIn('status', ['PAID', 'PARTIALLY_REFUNDED', 'REFUNDED'])
+      .first('id');
+    if (bought) throw bad("a referral code applies to a new buyer's first order only");
+    return referrer.id as string;
   }
 
   /** The workflow's view holds ids only: the client secret and the tickets' codes come from Postgres. */
@@ -397,6 +444,10 @@ export function checkoutRoutes({ config, db, temporal }: CheckoutRouteDeps): Rou
 function respondWithPlacement(res: import('express').Response, view: CheckoutView, replayed: boolean): void {
   if (view.status === 'FAILED' && view.reason === OrderReason.SoldOut) throw soldOut(undefined, view.orderId);
   if (view.status === 'FAILED' && view.reason === OrderReason.OpenHoldLimit) throw openHoldLimit(view.orderId);
+  if (view.status === 'FAILED' && view.reason === OrderReason.InsufficientPoints)
+    throw problems.conflict('insufficient-points', 'the buyer has fewer available points than redeemed', {
+      orderId: view.orderId,
+    });
   if (view.status === 'FAILED' && view.reason === OrderReason.BuyerTicketLimit)
     throw problems.conflict('limit-exceeded', 'the buyer may not hold more tickets of this event', {
       limit: 'tickets-per-buyer',

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import {
   WithStartWorkflowOperation,
   WorkflowExecutionAlreadyStartedError,
@@ -10,7 +9,7 @@ import { Router, type Request } from 'express';
 import { z } from 'zod';
 import type { Config } from '../../config';
 import type { Db } from '../../db';
-import { organizerLedgerSums, toPayoutView } from '../../db/ledger';
+import { derivePayoutId, organizerLedgerSums, toPayoutView } from '../../db/ledger';
 import {
   approvePayoutUpdate,
   awaitPayoutPlacementUpdate,
@@ -73,12 +72,6 @@ const balanceSchema = z.object({
   debtMinor: z.number().int(),
   inTransitMinor: z.number().int(),
 });
-
-/** The payout a key names: one organizer's same key is always the same payout. */
-export function derivePayoutId(organizerId: string, idempotencyKey: string): string {
-  const digest = createHash('sha256').update(`${organizerId}\u0000${idempotencyKey}`).digest('base64url');
-  return `po_${digest.slice(0, 24)}`;
-}
 
 /**
  * The organizer named in the path, when the caller may see it: that organizer itself, or an admin. Anyone else

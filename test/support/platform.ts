@@ -156,7 +156,12 @@ async function assemblePlatform(
     interceptors,
     sinks,
     dataConverter,
-    activities: createCheckoutQueueActivities(config, db, workerPayments(createPaymentProviders(config, db))),
+    activities: createCheckoutQueueActivities(
+      config,
+      db,
+      workerPayments(createPaymentProviders(config, db)),
+      client,
+    ),
   });
   // Fulfilment as in `npm start`: notifications through the outbox sandboxes, and NFT mints when the overrides
   // configure a chain (CHAIN_RPC_URL, CHAIN_PRIVATE_KEY, NFT_CONTRACT_ADDRESS); without one, mints wait unpolled.

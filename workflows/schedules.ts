@@ -1,0 +1,154 @@
+import {
+  ParentClosePolicy,
+  proxyActivities,
+  startChild,
+  executeChild,
+  upsertMemo,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import {
+  PAYOUTS_TASK_QUEUE,
+  payoutWorkflowId,
+  reconciliationDateFor,
+  reconciliationWorkflowId,
+  scheduledTimeInWorkflowId,
+  scheduledTimeOf,
+  SearchAttributes,
+  TemporalScheduledStartTime,
+  type DailyReconciliationResult,
+  type DailyRewardsResult,
+  type HoldSweepResult,
+  type ScheduledRunInput,
+  type WeeklyPayoutsResult,
+} from '../domain';
+import type { createHoldSweeperActivities, createScheduledPayoutActivities } from '../activities/schedules';
+import type { createRewardActivities } from '../activities/rewards';
+import { compensation, dbWrite } from './activity-options';
+import { payoutWorkflow } from './payouts';
+import { reconciliationWorkflow } from './reconciliation';
+
+/** The batch size of vestDueOrders (activities/rewards.ts): a shorter batch means the sweep is done. */
+const REWARD_SWEEP_BATCH = 200;
+
+const sweeper = proxyActivities<ReturnType<typeof createHoldSweeperActivities>>(dbWrite);
+/** Releasing a hold is a compensation: retried until done. */
+const release = proxyActivities<ReturnType<typeof createHoldSweeperActivities>>(compensation);
+const payouts = proxyActivities<ReturnType<typeof createScheduledPayoutActivities>>(dbWrite);
+const rewards = proxyActivities<ReturnType<typeof createRewardActivities>>({
+  ...dbWrite,
+  startToCloseTimeout: '2m',
+});
+
+/** The scheduled time this run stands for (module doc in domain/schedules.ts). */
+function scheduledTime(input: ScheduledRunInput | undefined): Date {
+  const info = workflowInfo();
+  const scheduled =
+    info.typedSearchAttributes.get(TemporalScheduledStartTime) ?? scheduledTimeInWorkflowId(info.workflowId);
+  return scheduledTimeOf(input, scheduled, info.startTime);
+}
+
+/**
+ * Schedule `bilten-hold-sweeper`, every minute: releases seats still held well after their hold lapsed whose
+ * checkout workflow is closed or gone (terminated by hand, lost with a namespace). A safety net: a running checkout
+ * releases its own hold at expiry, and the sweeper leaves those alone.
+ */
+export async function holdSweeperWorkflow(input: ScheduledRunInput = {}): Promise<HoldSweepResult> {
+  const asOf = scheduledTime(input).toISOString();
+  const lapsed = await sweeper.listLapsedHolds({ asOf });
+  const released: string[] = [];
+  for (const orderId of lapsed) if (await release.releaseIfOrphaned({ orderId })) released.push(orderId);
+  upsertMemo({ asOf, checked: lapsed.length, released: released.length });
+  return { asOf, checked: lapsed.length, released };
+}
+
+/**
+ * Schedule `bilten-weekly-payouts`: starts a payout workflow for every organizer with an available balance. Each
+ * payout's id comes from the organizer and the scheduled time, and the start refuses a duplicate id, so a backfill
+ * or a second run of the same week never pays anyone twice.
+ */
+export async function weeklyPayoutsWorkflow(input: ScheduledRunInput = {}): Promise<WeeklyPayoutsResult> {
+  const asOf = scheduledTime(input).toISOString();
+  const due = await payouts.listOrganizersToPayOut({ asOf });
+  const started: string[] = [];
+  const alreadyStarted: string[] = [];
+  for (const payout of due) {
+    const workflowId = payoutWorkflowId(payout.organizerId, payout.payoutId);
+    try {
+      await startChild(payoutWorkflow, {
+        workflowId,
+        taskQueue: PAYOUTS_TASK_QUEUE,
+        args: [
+          {
+            organizerId: payout.organizerId,
+            payoutId: payout.payoutId,
+            idempotencyKey: payout.idempotencyKey,
+            requestedBy: `schedule:${workflowInfo().workflowId}`,
+          },
+        ],
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        typedSearchAttributes: [
+          { key: SearchAttributes.OrganizerId, value: payout.organizerId },
+          { key: SearchAttributes.PayoutStatus, value: 'PENDING' },
+        ],
+      });
+      started.push(workflowId);
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      alreadyStarted.push(workflowId);
+    }
+  }
+  upsertMemo({ asOf, started: started.length, alreadyStarted: alreadyStarted.length });
+  return { asOf, started, alreadyStarted };
+}
+
+/**
+ * Schedule `bilten-daily-rewards`: vests orders whose vesting time passed (their own timers normally did it),
+ * expires unused points oldest first, and lets lapsed tiers fall. Every step is keyed by operation ids, so a
+ * second run of the same day changes nothing.
+ */
+export async function dailyRewardsWorkflow(input: ScheduledRunInput = {}): Promise<DailyRewardsResult> {
+  const asOf = scheduledTime(input).toISOString();
+  const result: DailyRewardsResult = {
+    asOf,
+    vestedOrders: 0,
+    vestedPoints: 0,
+    expiredPoints: 0,
+    tiersRecalculated: 0,
+  };
+  // Each step works in batches; it is called again until a batch comes back short.
+  for (let batch = await rewards.vestDueOrders({ asOf }); ; batch = await rewards.vestDueOrders({ asOf })) {
+    result.vestedOrders += batch.orders;
+    result.vestedPoints += batch.points;
+    if (batch.orders < REWARD_SWEEP_BATCH) break;
+  }
+  result.expiredPoints = (await rewards.expireDuePoints({ asOf })).points;
+  result.tiersRecalculated = (await rewards.recalculateTiers({ asOf })).orders;
+  upsertMemo({ ...result });
+  return result;
+}
+
+/**
+ * Schedule `bilten-daily-reconciliation`: reconciles the UTC day before the scheduled time as a child
+ * `reconciliation-<date>`. A day already reconciled by a schedule run is not started again (`npm run reconcile`
+ * can always rerun one by hand).
+ */
+export async function dailyReconciliationWorkflow(
+  input: ScheduledRunInput = {},
+): Promise<DailyReconciliationResult> {
+  const date = reconciliationDateFor(scheduledTime(input));
+  try {
+    const result = await executeChild(reconciliationWorkflow, {
+      workflowId: reconciliationWorkflowId(date),
+      taskQueue: PAYOUTS_TASK_QUEUE,
+      args: [{ date }],
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+    });
+    upsertMemo({ date, mismatches: result.mismatches.length });
+    return { date, outcome: 'reconciled', mismatches: result.mismatches.length };
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    return { date, outcome: 'already-reconciled', mismatches: null };
+  }
+}
