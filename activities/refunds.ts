@@ -638,6 +638,9 @@ export function createRefundActivities(deps: RefundActivityDeps) {
         .whereIn('status', ['OWED', 'PROCESSING', 'SUCCEEDED'])
         .first('id');
       const refundId = existing?.id ?? `ref_${input.orderId}_late_payment`;
+      // The payment counts as captured from here on (it was: late), so the refund owed stays within what was
+      // captured, as the refunds_within_capture trigger checks at the insert below.
+      await trx('payments').where({ id: payment.id }).update({ status: 'refund_owed', updated_at: trx.fn.now() });
       if (!existing) {
         await trx('refunds')
           .insert({
@@ -654,7 +657,6 @@ export function createRefundActivities(deps: RefundActivityDeps) {
           .onConflict('idempotency_key')
           .ignore();
       }
-      await trx('payments').where({ id: payment.id }).update({ status: 'refund_owed', updated_at: trx.fn.now() });
       return { refundId };
     });
   }
@@ -677,22 +679,26 @@ export function createRefundActivities(deps: RefundActivityDeps) {
       reason: input.reason,
     });
     const refundId = `ref_${input.orderId}_late_payment`;
-    await db('refunds')
-      .insert({
-        id: refundId,
-        order_id: input.orderId,
-        payment_id: payment.id,
-        amount_minor: payment.amount_minor,
-        currency: payment.currency,
-        status: refund.status === 'succeeded' ? 'SUCCEEDED' : 'PROCESSING',
-        reason: input.reason,
-        requested_by: 'system:late-payment',
-        idempotency_key: paymentKeys.latePaymentRefund(input.orderId),
-        provider_ref: refund.id,
-      })
-      .onConflict('idempotency_key')
-      .merge(['status', 'provider_ref', 'updated_at']);
-    await db('payments').where({ id: payment.id }).update({ status: 'refunded', updated_at: db.fn.now() });
+    // One transaction, the payment first: the late capture must be on record before the refund row, which the
+    // refunds_within_capture trigger holds to what was captured.
+    await db.transaction(async (trx) => {
+      await trx('payments').where({ id: payment.id }).update({ status: 'refunded', updated_at: trx.fn.now() });
+      await trx('refunds')
+        .insert({
+          id: refundId,
+          order_id: input.orderId,
+          payment_id: payment.id,
+          amount_minor: payment.amount_minor,
+          currency: payment.currency,
+          status: refund.status === 'succeeded' ? 'SUCCEEDED' : 'PROCESSING',
+          reason: input.reason,
+          requested_by: 'system:late-payment',
+          idempotency_key: paymentKeys.latePaymentRefund(input.orderId),
+          provider_ref: refund.id,
+        })
+        .onConflict('idempotency_key')
+        .merge(['status', 'provider_ref', 'updated_at']);
+    });
     return { refundId };
   }
 

@@ -1,5 +1,7 @@
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import type { DataConverter } from '@temporalio/common';
 import { loadConfig } from '../config';
+import { platformDataConverter } from '../temporal/payload-codec';
 import { createBaselineActivities } from './baseline-activities';
 import { BASELINE_TASK_QUEUE } from './baseline-workflow';
 
@@ -18,11 +20,14 @@ export function createBaselineWorker(
   namespace: string,
   maxCachedWorkflows: number,
   taskQueue = BASELINE_TASK_QUEUE,
+  dataConverter?: DataConverter,
 ) {
   return Worker.create({
     connection,
     namespace,
     taskQueue,
+    // The checkout's payloads are encrypted (temporal/payload-codec.ts); the floor pays the same codec.
+    ...(dataConverter ? { dataConverter } : {}),
     workflowsPath: require.resolve('./baseline-workflow'),
     activities: createBaselineActivities(),
     maxCachedWorkflows,
@@ -39,6 +44,8 @@ async function main(): Promise<void> {
     connection,
     config.TEMPORAL_NAMESPACE,
     config.WORKER_MAX_CACHED_WORKFLOWS,
+    BASELINE_TASK_QUEUE,
+    platformDataConverter(config),
   );
   console.log(`[baseline-worker] polling task queue "${BASELINE_TASK_QUEUE}" on ${config.TEMPORAL_ADDRESS}`);
   await worker.run();

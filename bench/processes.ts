@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, readdirSync, readFileSync } from 'node:fs';
+import { waitUntil, type ReadinessProbe } from '../scripts/readiness';
 
 /** Clock ticks per second of /proc/<pid>/stat times; 100 on every Linux the project runs on. */
 const CLOCK_TICKS = 100;
@@ -144,7 +145,7 @@ export function spawnTs(
   env: NodeJS.ProcessEnv,
   logFile: string,
   nodeArgs: string[] = [],
-): { child: ChildProcess; ready: (marker: string, timeoutMs: number) => Promise<void> } {
+): { child: ChildProcess; ready: (marker: string | ReadinessProbe, timeoutMs: number) => Promise<void> } {
   const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', script], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -174,6 +175,13 @@ export function spawnTs(
     child,
     ready: (marker, timeoutMs) =>
       new Promise<void>((resolve, reject) => {
+        if (typeof marker !== 'string') {
+          child.once('exit', (code, signal) =>
+            reject(new Error(`${script} exited (${signal ?? code}) before it was ready; see ${logFile}`)),
+          );
+          waitUntil(marker, `${script} was not ready; see ${logFile}`, timeoutMs).then(resolve, reject);
+          return;
+        }
         if (seen(marker)) return resolve();
         const timer = setTimeout(
           () => reject(new Error(`${script} did not print "${marker}" within ${timeoutMs} ms; see ${logFile}`)),

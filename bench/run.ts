@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { Client, Connection, WithStartWorkflowOperation } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { issueToken } from '../api/auth';
+import { platformDataConverter } from '../temporal/payload-codec';
 import { loadConfig, type Config } from '../config';
 import { createDb, type Db } from '../db';
 import { checkoutWorkflowId } from '../domain';
@@ -26,6 +27,7 @@ import {
   type Component,
   type ResourceSample,
 } from './processes';
+import { apiAnswers, workerPolls } from '../scripts/readiness';
 import { summarizeProfiles } from './profile';
 import { latencySummary, renderChart, type Phase, type TimedRequest } from './report';
 
@@ -212,9 +214,11 @@ async function main(): Promise<void> {
     stops.push(() => stopChild(api.child));
     const baselineWorker = spawnTs('bench/baseline-worker.ts', childEnv, join(dataDir, 'baseline-worker.log'));
     stops.push(() => stopChild(baselineWorker.child));
+    const polling = workerPolls({ address: infra.temporalAddress }, config.TEMPORAL_NAMESPACE);
+    stops.push(() => polling.close());
     await Promise.all([
-      worker.ready('[worker] polling', 120_000),
-      api.ready('[api] listening', 120_000),
+      worker.ready(polling, 120_000),
+      api.ready(apiAnswers(`${config.PUBLIC_BASE_URL}/readyz`), 120_000),
       baselineWorker.ready('[baseline-worker] polling', 120_000),
     ]);
     log(
@@ -226,7 +230,11 @@ async function main(): Promise<void> {
     const catalogue = await seed(db, runId, flags);
     const connection = await Connection.connect({ address: infra.temporalAddress });
     stops.push(() => connection.close());
-    const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+    const client = new Client({
+      connection,
+      namespace: config.TEMPORAL_NAMESPACE,
+      dataConverter: platformDataConverter(config),
+    });
 
     const t0 = Date.now();
     const components: Component[] = [
@@ -451,8 +459,13 @@ async function main(): Promise<void> {
         config.TEMPORAL_NAMESPACE,
         config.WORKER_MAX_CACHED_WORKFLOWS,
         eagerQueue,
+        platformDataConverter(config),
       );
-      const eagerClient = new Client({ connection: native, namespace: config.TEMPORAL_NAMESPACE });
+      const eagerClient = new Client({
+        connection: native,
+        namespace: config.TEMPORAL_NAMESPACE,
+        dataConverter: platformDataConverter(config),
+      });
       const running = eagerWorker.run();
       for (const mode of ['activities', 'local'] as const) {
         experiments.push(

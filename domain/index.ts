@@ -14,3 +14,4 @@ export * from './reconciliation';
 export * from './refunds';
 export * from './scanning';
 export * from './limits';
+export * from './support';

@@ -19,6 +19,8 @@ import {
 import type { ActivityInterceptorsFactory, InjectedSinks } from '@temporalio/worker';
 import type { Sinks } from '@temporalio/workflow';
 import type { RequestHandler } from 'express';
+import http from 'node:http';
+import https from 'node:https';
 import { routeTemplate } from './metrics';
 
 /** Tracing as set up in this process: the span processor and resource the workflow span sink needs. */
@@ -48,10 +50,14 @@ export function startTracing(options: {
     : new BatchSpanProcessor(new OTLPTraceExporter({ url: `${options.endpoint!.replace(/\/$/, '')}/v1/traces` }));
   const provider = new NodeTracerProvider({ resource, spanProcessors: [processor] });
   provider.register();
+  const httpInstrumentation = new HttpInstrumentation({
+    ignoreIncomingRequestHook: (req) => req.url === '/metrics',
+  });
   const unregister = registerInstrumentations({
     tracerProvider: provider,
-    instrumentations: [new HttpInstrumentation({ ignoreIncomingRequestHook: (req) => req.url === '/metrics' })],
+    instrumentations: [httpInstrumentation],
   });
+  patchLoadedHttp(httpInstrumentation);
   active = {
     processor,
     resource,
@@ -62,6 +68,23 @@ export function startTracing(options: {
     },
   };
   return active;
+}
+
+/**
+ * The HTTP instrumentation patches `http` and `https` from a require hook, on their next `require`. By the time
+ * tracing starts they are loaded already (express, the provider SDKs) and may never be required again, so the API
+ * had no server spans; under Jest, which loads modules itself, the hook never runs at all. This patches the loaded
+ * modules through the instrumentation's own module definitions (its API for instrumenting without the hook);
+ * patching twice is safe, as it unwraps first.
+ */
+function patchLoadedHttp(instrumentation: HttpInstrumentation): void {
+  const loaded: Record<string, unknown> = { http, https };
+  for (const definition of instrumentation.getModuleDefinitions()) {
+    const exports = loaded[definition.name];
+    if (!exports || !definition.patch) continue;
+    definition.moduleExports = exports;
+    definition.patch(exports);
+  }
 }
 
 /** The Temporal client interceptors: a span per start/update/signal, its context passed to the workflow in headers. */

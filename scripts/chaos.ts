@@ -17,8 +17,10 @@ import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import pg from 'pg';
 import { loadConfig } from '../config';
+import { platformDataConverter } from '../temporal/payload-codec';
 import { createDb, migrateLatest, type Db } from '../db';
 import { childByName, spawnTs, stopChild } from '../bench/processes';
+import { apiAnswers, type ReadinessProbe } from './readiness';
 import { startPostgres, type PostgresHandle } from './postgres';
 import { findOrInstallTemporalCli } from './temporal-cli';
 import { startConfiguredDevServer } from './infrastructure';
@@ -98,7 +100,11 @@ async function main(): Promise<void> {
   await buyUnderFaults(run, stack, buyers, random);
   log(`stream over: ${buyers.outcomes.length} buyers; settling`);
   const connection = await Connection.connect({ address: stack.temporalAddress() });
-  const client = new Client({ connection, namespace: stack.config.TEMPORAL_NAMESPACE });
+  const client = new Client({
+    connection,
+    namespace: stack.config.TEMPORAL_NAMESPACE,
+    dataConverter: platformDataConverter(stack.config),
+  });
   await settle(stack, client, catalogue.eventId, run.settleSeconds);
   if (run.sabotage) await sabotage(stack.db, catalogue, buyers.outcomes);
 
@@ -196,7 +202,7 @@ async function startStack(run: RunOptions, random: () => number) {
 
   const deaths = { worker: 0, api: 0 };
   const killed = { worker: 0, api: 0 };
-  const supervised = (name: 'worker' | 'api', script: string, marker: string) => {
+  const supervised = (name: 'worker' | 'api', script: string, marker: string | ReadinessProbe) => {
     let current = spawnTs(script, childEnv, join(dataDir, `${name}.log`));
     let stopping = false;
     const watch = () =>
@@ -240,9 +246,11 @@ async function startStack(run: RunOptions, random: () => number) {
       },
     };
   };
-  // Their logs are JSON lines (pino); each announces readiness at info, which LOG_LEVEL=info lets through.
+  // The worker is killed and restarted all through the run, so its readiness is its own log line (JSON, at info,
+  // which LOG_LEVEL=info lets through), not scripts/readiness.ts's pollers probe: a SIGKILLed worker's poller stays
+  // listed on the task queue for a minute, and would make its successor look ready while it is still bundling.
   const worker = supervised('worker', 'workers/main.ts', '"msg":"polling task queues');
-  const api = supervised('api', 'api/main.ts', '"msg":"listening on');
+  const api = supervised('api', 'api/main.ts', apiAnswers(`${config.PUBLIC_BASE_URL}/readyz`));
   cleanups.push(
     () => worker.stop(),
     () => api.stop(),

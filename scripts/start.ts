@@ -5,12 +5,11 @@ import { loadConfig, sandboxedProviders, type Config } from '../config';
 import { createDb } from '../db';
 import { DEMO, seedDemo } from '../db/seed';
 import { startInfrastructure } from './infrastructure';
-import { Connection } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
 import { CHECKOUT_TASK_QUEUE } from '../domain';
 import { startLocalChain, type LocalChain } from './local-chain';
 import { logger } from '../observability/logger';
-import { temporalConnectionOptions, type TemporalConnectionOptions } from '../workers/temporal-connection';
+import { temporalConnectionOptions } from '../workers/temporal-connection';
+import { apiAnswers, waitUntil, workerPolls } from './readiness';
 
 const startLog = logger.child({ component: 'start' });
 const log = (line: string) => startLog.info(line);
@@ -46,43 +45,6 @@ function supervise(name: string, script: string, env: NodeJS.ProcessEnv) {
         setTimeout(() => child?.kill('SIGKILL'), 15_000).unref();
       }),
   };
-}
-
-/** Ready means a buyer's checkout would run now: a worker polls the checkout task queue. */
-async function waitForWorker(
-  target: TemporalConnectionOptions,
-  namespace: string,
-  timeoutMs: number,
-): Promise<void> {
-  const connection = await Connection.connect(target);
-  try {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      const { pollers } = await connection.workflowService.describeTaskQueue({
-        namespace,
-        taskQueue: { name: CHECKOUT_TASK_QUEUE },
-        taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-      });
-      if ((pollers ?? []).length > 0) return;
-      await new Promise((r) => setTimeout(r, 300));
-    }
-    throw new Error(`no worker polled "${CHECKOUT_TASK_QUEUE}" within ${timeoutMs / 1000}s`);
-  } finally {
-    await connection.close();
-  }
-}
-
-async function waitUntilReady(url: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 300));
-  }
-  throw new Error(`${url} did not become ready within ${timeoutMs / 1000}s`);
 }
 
 // Anvil's second dev account: a wallet the demo buyer can "own" tickets in, with no real value anywhere.
@@ -194,12 +156,14 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void shutdown());
   process.on('SIGTERM', () => void shutdown());
 
-  await waitUntilReady(`http://127.0.0.1:${config.PORT}/readyz`, 120_000);
-  await waitForWorker(
-    temporalConnectionOptions(config, infra.temporalAddress),
-    config.TEMPORAL_NAMESPACE,
-    120_000,
-  );
+  const readyz = `http://127.0.0.1:${config.PORT}/readyz`;
+  await waitUntil(apiAnswers(readyz), `${readyz} did not become ready`, 120_000);
+  const polling = workerPolls(temporalConnectionOptions(config, infra.temporalAddress), config.TEMPORAL_NAMESPACE);
+  try {
+    await waitUntil(polling, `no worker polled "${CHECKOUT_TASK_QUEUE}"`, 120_000);
+  } finally {
+    await polling.close();
+  }
   // The banner is for the person at the terminal (a token and a curl to copy), not a log line.
   process.stdout.write(banner(config, infra.temporalUiUrl, startedAt, chain) + '\n');
   startLog.info(

@@ -149,3 +149,70 @@ test('when a card payment_intent.succeeded webhook arrives for an order that alr
   expect((await call(platform, 'POST', '/webhooks/stripe', { body, headers })).body.duplicate).toBe(true);
   await recordHistory('late-payment-v2-api-card-webhook-tickets-issued', late);
 });
+
+test('when a card payment_intent.succeeded webhook arrives for an order that EXPIRED unpaid and its seats were sold meanwhile (the intent set succeeded by SQL, as Stripe would have it), then the payment is refunded in full through Stripe and no ticket is issued', async () => {
+  const catalogue = await createCatalogue(platform.db, { capacity: 1 });
+  const late = platform.token({ sub: uid('buyer'), role: 'buyer' });
+  const placed = await call(platform, 'POST', '/v1/checkouts', {
+    token: late,
+    body: {
+      eventId: catalogue.eventId,
+      items: [{ ticketTypeId: catalogue.ticketTypeId, quantity: 1 }],
+      payment: { method: 'card', paymentMethodId: 'pm_card_threeDSecure2Required' },
+    },
+    headers: { 'Idempotency-Key': uid('key') },
+  });
+  const orderId = placed.body.orderId as string;
+  await platform.client.workflow.getHandle(checkoutWorkflowId(orderId)).result();
+  // The seat the expired hold gave back goes to another buyer.
+  const other = await call(platform, 'POST', '/v1/checkouts', {
+    token: platform.token({ sub: uid('buyer'), role: 'buyer' }),
+    body: {
+      eventId: catalogue.eventId,
+      items: [{ ticketTypeId: catalogue.ticketTypeId, quantity: 1 }],
+      payment: { method: 'card', paymentMethodId: 'pm_card_visa' },
+    },
+    headers: { 'Idempotency-Key': uid('key') },
+  });
+  expect(other.body.status).toBe('PAID');
+
+  const intent = await platform.db('payments').where({ order_id: orderId }).first('provider_ref', 'amount_minor');
+  await platform.db('sandbox_card_intents').where({ id: intent.provider_ref }).update({ status: 'succeeded' });
+  const body = JSON.stringify({
+    id: `evt_late_${uid('e')}`,
+    object: 'event',
+    type: 'payment_intent.succeeded',
+    data: { object: { id: intent.provider_ref, object: 'payment_intent', metadata: { orderId } } },
+  });
+  const res = await call(platform, 'POST', '/webhooks/stripe', {
+    body,
+    headers: {
+      'content-type': 'application/json',
+      'stripe-signature': signStripePayload(body, platform.config.STRIPE_WEBHOOK_SECRET),
+    },
+  });
+  expect(res.body.outcome).toBe('late payment: succeeded');
+
+  const settled = platform.client.workflow.getHandle(latePaymentWorkflowId(orderId));
+  expect(await settled.result()).toEqual({ outcome: 'refund_owed', tickets: [] });
+  expect(await platform.db('tickets').where({ order_id: orderId })).toHaveLength(0);
+  const refunds = await platform.db('refunds').where({ order_id: orderId });
+  expect(refunds).toEqual([
+    expect.objectContaining({
+      status: 'SUCCEEDED',
+      amount_minor: intent.amount_minor,
+      requested_by: 'system:late-payment',
+    }),
+  ]);
+  // The money went back at the provider: the sandbox holds one refund of the whole intent.
+  expect(
+    await platform.db('sandbox_card_refunds').where({ intent_id: intent.provider_ref }).select('amount_minor'),
+  ).toEqual([{ amount_minor: intent.amount_minor }]);
+  const order = (await call(platform, 'GET', `/v1/checkouts/${orderId}`, { token: late })).body;
+  expect(order).toMatchObject({ status: 'EXPIRED', tickets: [] });
+  expect(await platform.db('ticket_types').where({ id: catalogue.ticketTypeId }).first('sold', 'held')).toEqual({
+    sold: 1,
+    held: 0,
+  });
+  await recordHistory('late-payment-v2-api-card-refunded', settled);
+});

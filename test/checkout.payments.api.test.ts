@@ -230,10 +230,7 @@ describe('crypto, through the sandbox', () => {
     await recordHistory('late-payment-v1-api-tickets-issued', late);
   });
 
-  // KNOWN REGRESSION since the refunds merge: the sandbox page's `delayed` press on an expired charge hangs (its
-  // row update waits on a lock or a pool connection), so this path is unproven until it is found. Skipped so
-  // the rest of the suite guards main; the closing note of issue 8 says so.
-  test.skip('when the payment arrives after the hold expired and the seats were sold, then a refund is owed', async () => {
+  test('when the payment arrives after the hold expired and the seats were sold, then a refund is owed', async () => {
     const catalogue = await createCatalogue(platform.db, { capacity: 1 });
     const first = await buy(catalogue, CRYPTO);
     await orderWhen(first.placed.orderId, first.token, (o) => o.status === 'EXPIRED');

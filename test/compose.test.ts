@@ -1,8 +1,9 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { CONFIG_KEYS } from '../config';
+import { CONFIG_KEYS, loadConfig } from '../config';
 import { SEARCH_ATTRIBUTE_FLAGS } from '../domain';
+import { PROMETHEUS_CONFIGS, scrapeJobs, scrapeTargets } from './support/scrape-config';
 
 const root = join(__dirname, '..');
 
@@ -64,7 +65,9 @@ describe('docker-compose.yml', () => {
         'temporal-setup': { condition: 'service_completed_successfully' },
       });
     }
-    expect(Object.keys(needs('prometheus')).sort()).toEqual(['api', 'temporal']);
+    expect(Object.keys(needs('prometheus')).sort()).toEqual(
+      ['api', 'temporal', 'worker-checkout', 'worker-nft', 'worker-notifications'].sort(),
+    );
     expect(Object.keys(needs('grafana'))).toEqual(['prometheus']);
     // Every dependency names a service of the file.
     for (const service of Object.values(services))
@@ -79,6 +82,8 @@ describe('docker-compose.yml', () => {
     // The rest are reachable on the compose network only.
     expect(services.temporal.expose).toEqual(['7233', '8000']);
     expect(services['temporal-ui'].expose).toEqual(['8080']);
+    for (const name of ['worker-checkout', 'worker-notifications', 'worker-nft'])
+      expect(services[name].expose).toEqual(['9464', '9465']);
   });
 
   test('when parsed, then the app runs in production mode with every secret required from the environment', () => {
@@ -148,9 +153,70 @@ describe('docker-compose.yml', () => {
   });
 
   test('when parsed, then Prometheus and Grafana read the files the repo ships', () => {
-    for (const mount of [...services.prometheus.volumes, ...services.grafana.volumes]) {
-      const [from] = String(mount).split(':');
-      if (from!.startsWith('./')) expect(() => readFileSync(join(root, from!))).not.toThrow();
+    const mounts = [...services.prometheus.volumes, ...services.grafana.volumes].map((m) => String(m).split(':'));
+    for (const [from] of mounts)
+      if (from!.startsWith('./')) expect([from, existsSync(join(root, from!))]).toEqual([from, true]);
+    expect(mounts).toContainEqual([`./${PROMETHEUS_CONFIGS.compose}`, '/etc/prometheus/prometheus.yml', 'ro']);
+    // Grafana provisions the Prometheus beside it and loads the dashboard from where its provider looks.
+    const provisioning = join(root, 'observability/grafana/provisioning');
+    const datasource = parse(readFileSync(join(provisioning, 'datasources/prometheus.yml'), 'utf8'));
+    expect(datasource.datasources[0].url).toBe(`http://prometheus:${services.prometheus.expose[0]}`);
+    const provider = parse(readFileSync(join(provisioning, 'dashboards/bilten.yml'), 'utf8')).providers[0];
+    expect(mounts).toContainEqual([
+      './observability/grafana/bilten-dashboard.json',
+      `${provider.options.path}/bilten-dashboard.json`,
+      'ro',
+    ]);
+  });
+
+  test('when parsed, then Prometheus scrapes the API, both metrics ports of every worker and the Temporal server, each where it listens', () => {
+    const targets = scrapeTargets(PROMETHEUS_CONFIGS.compose);
+    const listens = (name: string): number[] => {
+      const env = services[name].environment;
+      if (name === 'api') return [Number(env.PORT)];
+      if (name === 'temporal') {
+        // The server binds TEMPORAL_CLUSTER_BIND_IP (config/temporal/cluster.yaml), reachable on the network.
+        expect(env.TEMPORAL_CLUSTER_BIND_IP).toBe('0.0.0.0');
+        return [Number(env.TEMPORAL_CLUSTER_METRICS_PORT)];
+      }
+      // workers/main.ts binds both on METRICS_HOST: 127.0.0.1 would be unreachable from Prometheus.
+      expect([name, env.METRICS_HOST]).toEqual([name, '0.0.0.0']);
+      return [Number(env.WORKER_METRICS_PORT), Number(env.WORKER_SDK_METRICS_PORT)];
+    };
+    // Every target is a service of the file, on a port it listens on and exposes to the network.
+    for (const { job, host, port } of targets) {
+      expect([job, host, host in services]).toEqual([job, host, true]);
+      expect([job, host, listens(host)]).toEqual([job, host, expect.arrayContaining([port])]);
+      if (host !== 'api')
+        expect([job, host, services[host].expose]).toEqual([job, host, expect.arrayContaining([String(port)])]);
     }
+    // And every process that exports metrics is scraped on each of its ports.
+    const scraped = (host: string) =>
+      targets
+        .filter((t) => t.host === host)
+        .map((t) => t.port)
+        .sort();
+    for (const name of ['api', 'temporal', 'worker-checkout', 'worker-notifications', 'worker-nft'])
+      expect([name, scraped(name)]).toEqual([name, listens(name).sort()]);
+    expect(scrapeJobs(PROMETHEUS_CONFIGS.compose)).toEqual([
+      'bilten-api',
+      'bilten-worker',
+      'bilten-worker-sdk',
+      'temporal-server',
+    ]);
+  });
+
+  test('when parsed, then the npm start Prometheus config scrapes the same jobs on the default ports', () => {
+    const config = loadConfig({ NODE_ENV: 'development' });
+    const port: Record<string, number> = {
+      'bilten-api': config.PORT,
+      'bilten-worker': config.WORKER_METRICS_PORT,
+      'bilten-worker-sdk': config.WORKER_SDK_METRICS_PORT,
+      'temporal-server': config.TEMPORAL_METRICS_PORT,
+    };
+    const targets = scrapeTargets(PROMETHEUS_CONFIGS.local);
+    expect(scrapeJobs(PROMETHEUS_CONFIGS.local)).toEqual(scrapeJobs(PROMETHEUS_CONFIGS.compose));
+    for (const t of targets)
+      expect(t).toEqual({ job: t.job, host: '127.0.0.1', port: port[t.job], path: '/metrics' });
   });
 });

@@ -101,6 +101,16 @@ describe('the dev outbox and the codec endpoint', () => {
     expect(res.status).toBe(200);
     expect(Buffer.from(res.body.payloads[0].data, 'base64').toString()).toBe('"hi"');
   });
+
+  test('when support queries a workflow through the codec without arguments, then encode answers no payloads', async () => {
+    // `temporal workflow query --type status --codec-endpoint <api>/codec` encodes its empty arguments as `{}`.
+    const support = platform.token({ sub: uid('support'), role: 'support' });
+    const res = await call(platform, 'POST', '/codec/encode', { token: support, body: {} });
+    expect([res.status, res.body]).toEqual([200, { payloads: [] }]);
+    expect(
+      (await call(platform, 'POST', '/codec/encode', { token: support, body: { payloads: 'x' } })).status,
+    ).toBe(422);
+  });
 });
 
 describe('limits', () => {

@@ -6,6 +6,7 @@ import { checkoutWorkflowId } from '../domain';
 import { serveMetrics } from '../observability/metrics';
 import { createCatalogue, uid } from './support/env';
 import { call, startTestPlatform, type TestPlatform } from './support/platform';
+import { PROMETHEUS_CONFIGS, scrapeJobs } from './support/scrape-config';
 
 const dashboard = JSON.parse(
   readFileSync(join(__dirname, '..', 'observability', 'grafana', 'bilten-dashboard.json'), 'utf8'),
@@ -113,13 +114,17 @@ describe('metrics and the Grafana dashboard', () => {
     expect(text).toMatch(/bilten_webhooks_total\{provider="stripe",outcome="signalled"\} [1-9]/);
   });
 
-  test("when the dashboard is loaded, then every panel's query names a metric the API, the worker, the SDK or the server exports", async () => {
-    const sources = {
-      api: await scrape(`${platform.baseUrl}/metrics`),
-      worker: await scrape(`http://127.0.0.1:${(workerMetrics.address() as AddressInfo).port}/metrics`),
-      sdk: await scrape(`http://127.0.0.1:${sdkPort}/metrics`),
-      server: await scrape(`http://127.0.0.1:${serverPort}/metrics`),
+  test("when the dashboard is loaded, then every panel's query names a metric that a job Prometheus scrapes exports", async () => {
+    // What each scrape job of the shipped Prometheus configs reads, from the real endpoints of this platform.
+    const sources: Record<string, string> = {
+      'bilten-api': await scrape(`${platform.baseUrl}/metrics`),
+      'bilten-worker': await scrape(`http://127.0.0.1:${(workerMetrics.address() as AddressInfo).port}/metrics`),
+      'bilten-worker-sdk': await scrape(`http://127.0.0.1:${sdkPort}/metrics`),
+      'temporal-server': await scrape(`http://127.0.0.1:${serverPort}/metrics`),
     };
+    // Only what Prometheus really scrapes counts: every source is a job of both configs, and every job is read.
+    for (const config of Object.values(PROMETHEUS_CONFIGS))
+      expect(scrapeJobs(config)).toEqual(Object.keys(sources).sort());
     const available = new Set(Object.values(sources).flatMap((text) => [...exported(text)]));
     const unknown = dashboard.panels.flatMap((panel) =>
       panel.targets.flatMap((t) =>
@@ -131,7 +136,9 @@ describe('metrics and the Grafana dashboard', () => {
     expect(unknown).toEqual([]);
     expect(dashboard.panels.length).toBeGreaterThanOrEqual(10);
     // Each source is really read: the SDK and the server say who they are.
-    expect([...exported(sources.sdk)].some((n) => n.startsWith('temporal_workflow_task'))).toBe(true);
-    expect(exported(sources.server).has('service_requests')).toBe(true);
+    expect([...exported(sources['bilten-worker-sdk']!)].some((n) => n.startsWith('temporal_workflow_task'))).toBe(
+      true,
+    );
+    expect(exported(sources['temporal-server']!).has('service_requests')).toBe(true);
   });
 });

@@ -18,6 +18,7 @@ import {
   cancelCheckoutUpdate,
   cancellationReason,
   checkoutStatusQuery,
+  statusQuery,
   FailureType,
   isCheckoutFinal,
   latePaymentWorkflowId,
@@ -106,6 +107,7 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutVi
   let cardPaidAtExpiry = false;
 
   setHandler(checkoutStatusQuery, () => view);
+  setHandler(statusQuery, () => view);
   setHandler(paymentOutcomeSignal, (outcome) => void outcomes.push(outcome));
   setHandler(awaitPlacementUpdate, async () => {
     await condition(() => placed);

@@ -10,6 +10,7 @@ import {
 } from '@temporalio/workflow';
 import {
   cancellationProgressQuery,
+  statusQuery,
   CHECKOUT_TASK_QUEUE,
   refundWorkflowId,
   SearchAttributes,
@@ -54,14 +55,20 @@ export async function eventCancellationWorkflow(input: EventCancellationInput): 
     inProgress,
   });
   setHandler(cancellationProgressQuery, progress);
+  let phase: 'STOPPING_SALES' | 'WAITING_FOR_OPEN_CHECKOUTS' | 'REFUNDING' | 'DONE' = state.counted
+    ? 'REFUNDING'
+    : 'STOPPING_SALES';
+  setHandler(statusQuery, () => ({ status: phase, eventId: input.eventId, ...progress() }));
   const showProgress = () => upsertMemo({ eventId: input.eventId, progress: progress() });
 
   if (!state.counted) {
     await book.stopEventSales({ eventId: input.eventId });
+    phase = 'WAITING_FOR_OPEN_CHECKOUTS';
     // Open checkouts finish (and are then refunded like any paid order) or expire; none is cut short.
     while ((await book.countOpenCheckouts({ eventId: input.eventId })) > 0) await sleep(input.pollMs);
     state.total = await book.countOrdersToRefund({ eventId: input.eventId });
     state.counted = true;
+    phase = 'REFUNDING';
     showProgress();
   }
 
@@ -152,6 +159,7 @@ export async function eventCancellationWorkflow(input: EventCancellationInput): 
   }
 
   await book.recordCancellationProgress({ eventId: input.eventId, progress: progress(), done: true });
+  phase = 'DONE';
   showProgress();
   return progress();
 }

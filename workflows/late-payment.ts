@@ -3,11 +3,13 @@ import {
   ApplicationFailure,
   patched,
   proxyActivities,
+  setHandler,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import {
   FailureType,
   SearchAttributes,
+  statusQuery,
   type LatePaymentInput,
   type LatePaymentResult,
   type TicketView,
@@ -33,19 +35,28 @@ export const LATE_PAYMENT_FULFILMENT = 'late-payment-fulfilment-v1';
  * back (a card refund; crypto is owed for support to send), so every paid order ends in exactly one of the two.
  */
 export async function latePaymentWorkflow(input: LatePaymentInput): Promise<LatePaymentResult> {
+  let status: 'ISSUING_TICKETS' | 'REFUNDING' | LatePaymentResult['outcome'] = 'ISSUING_TICKETS';
+  setHandler(statusQuery, () => ({
+    status: status.toUpperCase(),
+    orderId: input.orderId,
+    provider: input.provider,
+  }));
   let tickets: TicketView[];
   try {
     tickets = (await fulfilment.issueTickets({ orderId: input.orderId })).tickets;
   } catch (err) {
     if (!isSeatsLost(err)) throw err;
+    status = 'REFUNDING';
     const settle = input.provider === 'stripe' ? refunds.refundLatePayment : refunds.recordRefundOwed;
     await settle({
       orderId: input.orderId,
       paymentRef: input.paymentRef,
       reason: 'paid after the hold expired and the seats were sold',
     });
-    return { outcome: 'refund_owed', tickets: [] };
+    status = 'refund_owed';
+    return { outcome: status, tickets: [] };
   }
+  status = 'tickets_issued';
   upsertSearchAttributes([{ key: SearchAttributes.OrderStatus, value: 'PAID' }]);
   if (input.order && patched(LATE_PAYMENT_FULFILMENT)) {
     await startOrderFulfilment({ orderId: input.orderId, ...input.order }, tickets);

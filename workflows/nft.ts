@@ -1,5 +1,12 @@
-import { log, proxyActivities, rootCause, upsertMemo, type ActivityOptions } from '@temporalio/workflow';
-import type { MintTicketNftsInput, MintTicketNftsResult } from '../domain';
+import {
+  log,
+  proxyActivities,
+  rootCause,
+  setHandler,
+  upsertMemo,
+  type ActivityOptions,
+} from '@temporalio/workflow';
+import { statusQuery, type MintTicketNftsInput, type MintTicketNftsResult } from '../domain';
 import type { createNftActivities } from '../activities/nft';
 
 /**
@@ -32,6 +39,14 @@ export async function mintTicketNftsWorkflow(input: MintTicketNftsInput): Promis
     upsertMemo({
       nft: { total: input.ticketIds.length, minted: result.minted.length, failed: result.failed.length },
     });
+  let done = false;
+  setHandler(statusQuery, () => ({
+    status: !done ? 'MINTING' : result.failed.length > 0 ? 'FAILED' : 'MINTED',
+    orderId: input.orderId,
+    total: input.ticketIds.length,
+    minted: result.minted.length,
+    failed: result.failed.length,
+  }));
   progress();
   // The minter sends one transaction at a time per key anyway; running the tickets together overlaps the waits.
   await Promise.all(
@@ -48,5 +63,6 @@ export async function mintTicketNftsWorkflow(input: MintTicketNftsInput): Promis
       progress();
     }),
   );
+  done = true;
   return result;
 }

@@ -1,5 +1,12 @@
-import { log, proxyActivities, rootCause, upsertMemo, type ActivityOptions } from '@temporalio/workflow';
-import type { SendMessageInput, SendMessageResult } from '../domain';
+import {
+  log,
+  proxyActivities,
+  rootCause,
+  setHandler,
+  upsertMemo,
+  type ActivityOptions,
+} from '@temporalio/workflow';
+import { statusQuery, type SendMessageInput, type SendMessageResult } from '../domain';
 import type { createNotificationActivities } from '../activities/notifications';
 
 /** Writing the outbox rows: quick, retried until Postgres answers. */
@@ -27,8 +34,11 @@ const delivery = proxyActivities<ReturnType<typeof createNotificationActivities>
  * when the message cannot even be composed (no such order). It runs abandoned, so that never reaches the order.
  */
 export async function sendMessageWorkflow(input: SendMessageInput): Promise<SendMessageResult> {
-  const { messages } = await outbox.prepareMessages(input);
   const result: SendMessageResult = {};
+  let status: 'PREPARING' | 'SENDING' | 'DONE' = 'PREPARING';
+  setHandler(statusQuery, () => ({ status, kind: input.kind, channels: { ...result } }));
+  const { messages } = await outbox.prepareMessages(input);
+  status = 'SENDING';
   for (const m of messages) result[m.channel] = 'PENDING';
   upsertMemo({ kind: input.kind, channels: { ...result } });
   await Promise.all(
@@ -43,5 +53,6 @@ export async function sendMessageWorkflow(input: SendMessageInput): Promise<Send
       upsertMemo({ channels: { ...result } });
     }),
   );
+  status = 'DONE';
   return result;
 }

@@ -20,6 +20,7 @@ import {
   NOTIFICATIONS_TASK_QUEUE,
   PAYOUT_NOT_AWAITING_APPROVAL,
   payoutStatusQuery,
+  statusQuery,
   rejectPayoutUpdate,
   SearchAttributes,
   type PayoutInput,
@@ -64,6 +65,9 @@ export async function payoutWorkflow(input: PayoutInput): Promise<PayoutResult> 
   let decision: Decision | undefined;
 
   setHandler(payoutStatusQuery, () => view);
+  // Before the ledger has answered there is no payout yet; a refused one never becomes one.
+  let refused = false;
+  setHandler(statusQuery, () => view ?? { status: refused ? 'REFUSED' : 'CREATING', payoutId: input.payoutId });
   setHandler(awaitPayoutPlacementUpdate, async () => {
     await condition(() => created.placement !== undefined);
     return created.placement!;
@@ -95,6 +99,7 @@ export async function payoutWorkflow(input: PayoutInput): Promise<PayoutResult> 
 
   const placement = (created.placement = await ledger.createPayout(input));
   if (placement.outcome === 'refused') {
+    refused = true;
     upsertMemo({ status: 'REFUSED', rule: placement.rule });
     await condition(allHandlersFinished);
     return { placement, status: 'REFUSED' };

@@ -1,8 +1,9 @@
-import { ApplicationFailure, proxyActivities, upsertMemo } from '@temporalio/workflow';
+import { ApplicationFailure, proxyActivities, setHandler, upsertMemo } from '@temporalio/workflow';
 import {
   isReconciliationDate,
   reconcile,
   reconciliationWindow,
+  statusQuery,
   type ReconciliationInput,
   type ReconciliationResult,
 } from '../domain';
@@ -23,6 +24,12 @@ const MEMO_MISMATCHES = 20;
  * ledger, and reports every difference in its result and memo. Id: `reconciliation-<YYYY-MM-DD>`.
  */
 export async function reconciliationWorkflow(input: ReconciliationInput): Promise<ReconciliationResult> {
+  let outcome: { matched: number; mismatchCount: number } | undefined = undefined;
+  setHandler(statusQuery, () => ({
+    status: !outcome ? 'READING' : outcome.mismatchCount > 0 ? 'MISMATCHED' : 'MATCHED',
+    date: input.date,
+    ...outcome,
+  }));
   if (!isReconciliationDate(input.date))
     throw ApplicationFailure.nonRetryable(`not a day: ${input.date}`, 'InvalidReconciliationDate');
   const window = reconciliationWindow(input.date);
@@ -32,6 +39,7 @@ export async function reconciliationWorkflow(input: ReconciliationInput): Promis
     ledger.loadLedgerRecords(read),
   ]);
   const result = reconcile({ date: input.date, provider, ledger: posted });
+  outcome = { matched: result.matched, mismatchCount: result.mismatches.length };
   upsertMemo({
     date: input.date,
     matched: result.matched,

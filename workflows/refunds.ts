@@ -18,6 +18,7 @@ import {
   RefundMessageKind,
   refundOutcomeSignal,
   refundStatusQuery,
+  statusQuery,
   rejectRefundUpdate,
   SearchAttributes,
   type RefundDecision,
@@ -59,6 +60,7 @@ export async function refundWorkflow(input: RefundInput): Promise<RefundResult> 
   const outcomes: RefundOutcome[] = [];
 
   setHandler(refundStatusQuery, () => view);
+  setHandler(statusQuery, () => view);
   setHandler(refundOutcomeSignal, (outcome) => void outcomes.push(outcome));
   const decide = (approved: boolean) => async (d: RefundDecision) => {
     decision ??= { ...d, approved };

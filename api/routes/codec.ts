@@ -10,7 +10,9 @@ import { documentRoute } from '../openapi';
 const payloadsSchema = z.object({
   payloads: z
     .array(z.object({ metadata: z.record(z.string()).optional(), data: z.string().optional() }))
-    .max(1000),
+    .max(1000)
+    .optional()
+    .describe('absent when there are none (proto JSON), as for a query without arguments'),
 });
 
 /** Whether an address is this machine's (IPv4, IPv6, or IPv4 mapped into IPv6). */
@@ -36,7 +38,9 @@ const toJson = (p: Payload): JsonPayload => ({
 });
 
 function payloadsOf(req: Request): Payload[] {
-  const payloads = (req.body as { payloads?: unknown } | undefined)?.payloads;
+  const body = req.body as { payloads?: unknown } | undefined;
+  // Proto JSON leaves out an empty list: the CLI encodes a query without arguments as `{}`.
+  const payloads = body !== null && typeof body === 'object' && body.payloads === undefined ? [] : body?.payloads;
   const valid =
     Array.isArray(payloads) &&
     payloads.length <= 1000 &&

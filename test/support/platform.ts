@@ -68,6 +68,22 @@ export async function startTestPlatform(
   overrides: Record<string, string> = {},
   options: TestPlatformOptions = {},
 ): Promise<TestPlatform> {
+  // What has been started so far, stopped in reverse if a later step fails: a setup that fails or times out
+  // under load must not leave a dev server, a listening API or a pool behind, or the jest worker cannot exit.
+  const started: Array<() => unknown> = [];
+  try {
+    return await assemblePlatform(overrides, options, started);
+  } catch (err) {
+    for (const stop of started.reverse()) await stop();
+    throw err;
+  }
+}
+
+async function assemblePlatform(
+  overrides: Record<string, string>,
+  options: TestPlatformOptions,
+  started: Array<() => unknown>,
+): Promise<TestPlatform> {
   const tracing = workerTracing(
     options.spanExporter
       ? startTracing({ serviceName: 'bilten-test', exporter: options.spanExporter })
@@ -78,7 +94,9 @@ export async function startTestPlatform(
     sdkMetricsAddress: options.sdkMetricsAddress,
     serverMetricsPort: options.serverMetricsPort,
   });
+  started.push(() => env.teardown());
   const db = testDb();
+  started.push(() => db.destroy());
   const dataConverter = platformDataConverter(loadConfig({ NODE_ENV: 'test', ...overrides }));
   // The API's client, as api/main.ts builds it: the platform's data converter, traced when tracing is on.
   const client = new Client({
@@ -103,6 +121,7 @@ export async function startTestPlatform(
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
     answerMalformedHttp(s);
   });
+  started.push(() => new Promise((r) => server.close(r)));
   const port = (server.address() as AddressInfo).port;
   config = loadConfig({
     NODE_ENV: 'test',
@@ -142,6 +161,7 @@ export async function startTestPlatform(
   // Fulfilment as in `npm start`: notifications through the outbox sandboxes, and NFT mints when the overrides
   // configure a chain (CHAIN_RPC_URL, CHAIN_PRIVATE_KEY, NFT_CONTRACT_ADDRESS); without one, mints wait unpolled.
   const minter = createConfiguredMinter(config);
+  started.push(() => minter?.close());
   const fulfilmentWorkers = [
     await Worker.create({
       connection: env.nativeConnection,
