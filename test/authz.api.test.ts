@@ -1,4 +1,10 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createApp } from '../api/app';
 import { issueToken, type Principal } from '../api/auth';
+import { createRateLimits } from '../api/rate-limits';
+import { loadConfig } from '../config';
+import { createPaymentProviders } from '../providers';
 import { createCatalogue, uid } from './support/env';
 import { call, startTestPlatform, type TestPlatform } from './support/platform';
 
@@ -14,6 +20,14 @@ import { call, startTestPlatform, type TestPlatform } from './support/platform';
 // - Door tokens (`staff`, and `support` with an `event` claim) scan their event's tickets and read its scan pack
 //   and attendance, nothing else: an order answers them as one that does not exist. Scanning another event's
 //   ticket answers 200 UNKNOWN (as a forged ticket does), and changes nothing.
+// - The sandbox hosted pages stand in for Stripe's 3-D Secure page and Coinbase's checkout page, which a buyer's
+//   browser opens without our token: outside production they answer anyone, and they sit before authentication,
+//   so even a forged token is not looked at. In production they are never mounted: 404 (a forged token: 401, as
+//   on every route behind authentication), and a press on a real order's charge pays nothing.
+// - The dev outbox holds every buyer's contact details and ticket codes: support and admin only outside
+//   production (door tokens are staff there), and not mounted at all in production.
+// Rows marked (production) are asked of the same app built from a production configuration (real provider keys,
+// no development secrets) over the same database and Temporal.
 
 type Role =
   | 'anonymous'
@@ -52,7 +66,17 @@ type Endpoint =
   | 'POST /v1/scans'
   | 'GET /v1/events/:eventId/scan-pack'
   | 'POST /v1/scans/sync'
-  | 'GET /v1/events/:eventId/attendance';
+  | 'GET /v1/events/:eventId/attendance'
+  | 'POST /v1/orders/:orderId/refunds'
+  | 'GET /v1/refunds/:refundId'
+  | 'GET /v1/organizers/:organizerId/balance'
+  | 'GET /v1/organizers/:organizerId/finance'
+  | 'GET /sandbox/stripe/3ds/:intentId'
+  | 'POST /sandbox/coinbase/charges/:code/complete'
+  | 'GET /dev/outbox'
+  | 'GET /sandbox/stripe/3ds/:intentId (production)'
+  | 'POST /sandbox/coinbase/charges/:code/complete (production)'
+  | 'GET /dev/outbox (production)';
 
 // buyer: the buyer who owns the order; organizer: of the organization whose event it is. staff: a staff token of
 // that event; otherStaff: of another event; doorSupport: a support token with that event's `event` claim.
@@ -70,7 +94,37 @@ const POLICY: Array<[Endpoint, ...number[]]> = [
   ['GET /v1/events/:eventId/scan-pack',       401,      401,   403,  403,       403,      403,           200,    200,  200,  403,       200],
   ['POST /v1/scans/sync',                     401,      401,   403,  403,       403,      403,           200,    200,  200,  403,       200],
   ['GET /v1/events/:eventId/attendance',      401,      401,   403,  403,       200,      403,           200,    200,  200,  403,       200],
+  ['POST /v1/orders/:orderId/refunds',        401,      401,   202,  404,       403,      403,           202,    202,  403,  403,       403],
+  ['GET /v1/refunds/:refundId',               401,      401,   200,  404,       403,      403,           200,    200,  403,  403,       403],
+  ['GET /v1/organizers/:organizerId/balance', 401,      401,   403,  403,       200,      404,           403,    200,  403,  403,       403],
+  ['GET /v1/organizers/:organizerId/finance', 401,      401,   403,  403,       200,      404,           403,    200,  403,  403,       403],
+  ['GET /sandbox/stripe/3ds/:intentId',       200,      200,   200,  200,       200,      200,           200,    200,  200,  200,       200],
+  ['POST /sandbox/coinbase/charges/:code/complete',
+                                              200,      200,   200,  200,       200,      200,           200,    200,  200,  200,       200],
+  ['GET /dev/outbox',                         401,      401,   403,  403,       403,      403,           200,    200,  403,  403,       403],
+  ['GET /sandbox/stripe/3ds/:intentId (production)',
+                                              404,      401,   404,  404,       404,      404,           404,    404,  404,  404,       404],
+  ['POST /sandbox/coinbase/charges/:code/complete (production)',
+                                              404,      401,   404,  404,       404,      404,           404,    404,  404,  404,       404],
+  ['GET /dev/outbox (production)',            404,      401,   404,  404,       404,      404,           404,    404,  404,  404,       404],
 ];
+
+/** A production configuration: real provider keys (never called here), no development default anywhere. */
+const SHARED_JWT_SECRET = 'authz-matrix-secret-shared-by-both-apps';
+const PRODUCTION_ENV = {
+  NODE_ENV: 'production',
+  PORT: '0',
+  AUTH_JWT_SECRET: SHARED_JWT_SECRET,
+  STRIPE_SECRET_KEY: 'sk_test_authz_matrix',
+  STRIPE_WEBHOOK_SECRET: 'whsec_authz_matrix',
+  COINBASE_API_KEY: 'coinbase-authz-matrix',
+  COINBASE_WEBHOOK_SECRET: 'coinbase-webhook-authz-matrix',
+  SENDGRID_API_KEY: 'SG.authz-matrix',
+  TWILIO_ACCOUNT_SID: 'ACauthzmatrix',
+  TWILIO_AUTH_TOKEN: 'authz-matrix-token',
+  PAYLOAD_ENCRYPTION_KEYS: `authz:${Buffer.alloc(32, 7).toString('base64')}`,
+  TICKET_SIGNING_KEY: 'a1'.repeat(32),
+};
 
 let platform: TestPlatform;
 let own: Awaited<ReturnType<typeof createCatalogue>>;
@@ -78,11 +132,24 @@ let other: Awaited<ReturnType<typeof createCatalogue>>;
 const buyerId = uid('buyer');
 let paidOrderId: string;
 let packId: string;
+/** A refund of one of the owning buyer's orders. */
+let refundId: string;
+/** A 3-D Secure order still awaiting its challenge, and a crypto order still awaiting payment. */
+let threeDsPath: string;
+let unpaidCrypto: { orderId: string; path: string };
+/** The API as `npm start` builds it with NODE_ENV=production, on its own port. */
+let production: { baseUrl: string; server: Server };
 const unscanned: Array<{ ticketId: string; code: string }> = [];
 const principals = {} as Record<Role, Principal | undefined>;
 
 beforeAll(async () => {
-  platform = await startTestPlatform({ HOLD_TTL_SECONDS: '300', MAX_OPEN_HOLDS_PER_BUYER: '20' });
+  platform = await startTestPlatform({
+    HOLD_TTL_SECONDS: '300',
+    MAX_OPEN_HOLDS_PER_BUYER: '20',
+    // The owning buyer places an order for every cancel and refund cell.
+    MAX_TICKETS_PER_BUYER_PER_EVENT: '1000',
+    AUTH_JWT_SECRET: SHARED_JWT_SECRET,
+  });
   own = await createCatalogue(platform.db, { capacity: 100, maxPerOrder: 4 });
   other = await createCatalogue(platform.db, { capacity: 100, maxPerOrder: 4 });
   Object.assign(principals, {
@@ -104,8 +171,32 @@ beforeAll(async () => {
   const pack = await call(platform, 'GET', `/v1/events/${own.eventId}/scan-pack`, { token: tokenOf('staff') });
   expect(pack.status).toBe(200);
   packId = pack.body.packId;
+  refundId = (await requestRefund((await placeOrder('pm_card_visa')).orderId, tokenOf('buyer'))).body.refundId;
+  threeDsPath = pathOf((await placeOrder('pm_card_threeDSecure2Required', uid('buyer'))).payment.hostedUrl);
+  const crypto = await placeCrypto(uid('buyer'));
+  unpaidCrypto = { orderId: crypto.orderId, path: pathOf(crypto.payment.hostedUrl) };
+
+  const config = loadConfig(PRODUCTION_ENV);
+  const server: Server = await new Promise((resolve) => {
+    const app = createApp({
+      config,
+      db: platform.db,
+      temporal: platform.client,
+      payments: createPaymentProviders(config, platform.db),
+      rateLimits: createRateLimits(config, platform.db, { keyPrefix: uid('rl') }),
+    });
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  production = { baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
 }, 120_000);
-afterAll(() => platform?.stop());
+afterAll(async () => {
+  if (production) await new Promise((r) => production.server.close(r));
+  await platform?.stop();
+});
+
+const pathOf = (url: string) => new URL(url).pathname;
+/** The same calls, against the production-configured app. */
+const inProduction = () => ({ ...platform, baseUrl: production.baseUrl });
 
 function tokenOf(role: Role): string | undefined {
   const principal = principals[role];
@@ -116,16 +207,35 @@ function tokenOf(role: Role): string | undefined {
   return platform.token(principal);
 }
 
-/** An order of the owning buyer, paid or (3-D Secure) still awaiting payment. */
-async function placeOrder(paymentMethodId: string): Promise<{ orderId: string; status: string }> {
+/** An order of the owning buyer (or of `sub`), paid or (3-D Secure) still awaiting payment. */
+async function placeOrder(
+  paymentMethodId: string,
+  sub?: string,
+): Promise<{ orderId: string; status: string; payment: { hostedUrl: string } }> {
+  return place({ method: 'card', paymentMethodId }, sub);
+}
+
+/** A crypto order of a buyer of its own, awaiting payment on the sandbox's hosted page. */
+async function placeCrypto(
+  sub: string,
+): Promise<{ orderId: string; status: string; payment: { hostedUrl: string } }> {
+  const order = await place({ method: 'crypto' }, sub);
+  expect(order.status).toBe('AWAITING_PAYMENT');
+  return order;
+}
+
+const requestRefund = (orderId: string, token: string | undefined) =>
+  call(platform, 'POST', `/v1/orders/${orderId}/refunds`, {
+    token,
+    headers: { 'Idempotency-Key': uid('rk') },
+    body: { reason: 'authz matrix' },
+  });
+
+async function place(payment: object, sub?: string) {
   const res = await call(platform, 'POST', '/v1/checkouts', {
-    token: tokenOf('buyer'),
+    token: sub ? platform.token({ sub, role: 'buyer' }) : tokenOf('buyer'),
     headers: { 'Idempotency-Key': uid('key') },
-    body: {
-      eventId: own.eventId,
-      items: [{ ticketTypeId: own.ticketTypeId, quantity: 1 }],
-      payment: { method: 'card', paymentMethodId },
-    },
+    body: { eventId: own.eventId, items: [{ ticketTypeId: own.ticketTypeId, quantity: 1 }], payment },
   });
   expect(res.status).toBe(201);
   return res.body;
@@ -264,6 +374,73 @@ const ENDPOINTS: Record<
     res: await call(platform, 'GET', `/v1/events/${own.eventId}/attendance`, { token }),
     denied: async () => {},
   }),
+  'POST /v1/orders/:orderId/refunds': async (token) => {
+    const order = await placeOrder('pm_card_visa');
+    expect(order.status).toBe('PAID');
+    const res = await requestRefund(order.orderId, token);
+    return {
+      res,
+      denied: async () => {
+        expect(await platform.db('refunds').where({ order_id: order.orderId })).toHaveLength(0);
+        expect(await orderStatus(order.orderId)).toBe('PAID');
+      },
+    };
+  },
+  'GET /v1/refunds/:refundId': async (token) => ({
+    res: await call(platform, 'GET', `/v1/refunds/${refundId}`, { token }),
+    denied: async () => {},
+  }),
+  'GET /v1/organizers/:organizerId/balance': async (token) => ({
+    res: await call(platform, 'GET', `/v1/organizers/${own.organizerId}/balance`, { token }),
+    denied: async () => {},
+  }),
+  'GET /v1/organizers/:organizerId/finance': async (token) => ({
+    res: await call(platform, 'GET', `/v1/organizers/${own.organizerId}/finance`, { token }),
+    denied: async () => {},
+  }),
+  'GET /sandbox/stripe/3ds/:intentId': async (token) => ({
+    res: await call(platform, 'GET', threeDsPath, { token }),
+    denied: async () => {},
+  }),
+  'POST /sandbox/coinbase/charges/:code/complete': async (token) => {
+    // Each cell pays a crypto order of its own: in development the sandbox page is the payment.
+    const order = await placeCrypto(uid('buyer'));
+    const res = await call(platform, 'POST', `${pathOf(order.payment.hostedUrl)}/complete`, {
+      token,
+      body: { outcome: 'confirmed' },
+    });
+    return { res, denied: async () => {} };
+  },
+  'GET /dev/outbox': async (token) => ({
+    res: await call(platform, 'GET', '/dev/outbox?format=json', { token }),
+    denied: async () => {},
+  }),
+  'GET /sandbox/stripe/3ds/:intentId (production)': async (token) => ({
+    res: await call(inProduction(), 'GET', threeDsPath, { token }),
+    denied: async () => {},
+  }),
+  'POST /sandbox/coinbase/charges/:code/complete (production)': async (token) => {
+    const res = await call(inProduction(), 'POST', `${unpaidCrypto.path}/complete`, {
+      token,
+      body: { outcome: 'confirmed' },
+    });
+    return {
+      res,
+      // The press reached nothing: the charge is unpaid and the order still waits for its payment.
+      denied: async () => {
+        expect(await orderStatus(unpaidCrypto.orderId)).toBe('AWAITING_PAYMENT');
+        const charge = await platform
+          .db('sandbox_crypto_charges')
+          .where({ order_id: unpaidCrypto.orderId })
+          .first('timeline');
+        expect(charge.timeline.map((t: { status: string }) => t.status)).not.toContain('COMPLETED');
+      },
+    };
+  },
+  'GET /dev/outbox (production)': async (token) => ({
+    res: await call(inProduction(), 'GET', '/dev/outbox?format=json', { token }),
+    denied: async () => {},
+  }),
 };
 
 const CELLS = POLICY.flatMap(([endpoint, ...statuses]) =>
@@ -293,6 +470,18 @@ describe('authorization matrix', () => {
     }
     if (endpoint === 'POST /v1/checkouts/:orderId/cancel' && expected === 200) {
       expect(res.body.status).toBe('CANCELLED');
+    }
+    if (endpoint === 'POST /v1/orders/:orderId/refunds' && expected === 202) {
+      expect(res.body).toMatchObject({ refundId: expect.any(String), amountMinor: expect.any(Number) });
+    }
+    if (endpoint === 'GET /v1/refunds/:refundId' && expected === 200) {
+      expect(res.body).toMatchObject({ refundId });
+    }
+    if (endpoint === 'POST /sandbox/coinbase/charges/:code/complete' && expected === 200) {
+      expect(res.body.status).toBe('COMPLETED');
+    }
+    if (endpoint === 'GET /dev/outbox' && expected === 200) {
+      expect(res.headers.get('content-type')).toMatch(/^application\/json/);
     }
     if (endpoint === 'GET /v1/checkouts/:orderId' && expected === 200) {
       expect(res.body).toMatchObject({ orderId: paidOrderId, status: 'PAID' });

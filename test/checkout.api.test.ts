@@ -1,3 +1,5 @@
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { deriveOrderId } from '../api/orders';
 import { checkoutWorkflowId } from '../domain';
 import { createCatalogue, uid } from './support/env';
 import { recordHistory } from './support/histories';
@@ -109,14 +111,31 @@ describe('POST /v1/checkouts', () => {
   });
 
   test('when more tickets are asked for than remain, then 409 sold-out and nothing is held', async () => {
+    const sub = uid('buyer');
+    const key = uid('key');
+    const orderId = deriveOrderId(sub, key);
+    const before = await platform.db('ticket_types').where({ id: catalogue.ticketTypeId }).first('held', 'sold');
+    expect(5 - before.held - before.sold).toBeLessThan(4);
+
     const res = await call(platform, 'POST', '/v1/checkouts', {
-      token: buyer(),
+      token: buyer(sub),
       body: checkoutBody({ items: [{ ticketTypeId: catalogue.ticketTypeId, quantity: 4 }] }),
-      headers: { 'Idempotency-Key': uid('key') },
+      headers: { 'Idempotency-Key': key },
     });
+
     expect(res.status).toBe(409);
     expect(res.headers.get('content-type')).toMatch(/application\/problem\+json/);
     expect(res.body.type).toMatch(/\/sold-out$/);
+    // Nothing is held: the seat counters are as they were, and no order, hold, request row or workflow exists.
+    expect(await platform.db('ticket_types').where({ id: catalogue.ticketTypeId }).first('held', 'sold')).toEqual(
+      before,
+    );
+    expect(await platform.db('orders').where({ id: orderId })).toHaveLength(0);
+    expect(await platform.db('reservations').where({ order_id: orderId })).toHaveLength(0);
+    expect(await platform.db('checkout_requests').where({ order_id: orderId })).toHaveLength(0);
+    await expect(
+      platform.client.workflow.getHandle(checkoutWorkflowId(orderId)).describe(),
+    ).rejects.toBeInstanceOf(WorkflowNotFoundError);
   });
 
   test('when more than maxPerOrder is asked for, then 409 limit-exceeded', async () => {

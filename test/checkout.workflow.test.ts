@@ -308,14 +308,28 @@ describe('checkoutWorkflow', () => {
     expect(fake.names()).toEqual(['reserveSeats', 'createCryptoCharge', 'voidOrRefundPayment', 'releaseHold']);
   });
 
-  test('when the order is already PAID, then a cancel is refused and changes nothing', async () => {
+  test('when the order is already PAID and its workflow has closed, then a cancel is refused and changes nothing', async () => {
     const fake = fakeActivities();
     const input = checkoutInput(catalogue);
-    await withWorker(fake.activities, async () => {
+    const { paid, refusal, after, callsBefore } = await withWorker(fake.activities, async () => {
       const { handle } = await place(input);
-      await handle.result();
+      const paid: CheckoutView = await handle.result();
+      const callsBefore = fake.names();
+      const refusal = await handle
+        .executeUpdate(cancelCheckoutUpdate, { args: [{ requestedBy: 'buyer:b1' }] })
+        .then(
+          () => null,
+          (e: unknown) => e,
+        );
+      return { paid, refusal, after: await handle.query(checkoutStatusQuery), callsBefore };
     });
+    expect(paid.status).toBe('PAID');
+    expect(refusal).toBeInstanceOf(Error);
+    // Nothing changed: the order still reads PAID with its tickets, and no activity ran after the cancel.
+    expect(after).toEqual(paid);
+    expect(fake.names()).toEqual(callsBefore);
     expect(fake.names()).not.toContain('releaseHold');
+    expect(fake.names()).not.toContain('voidOrRefundPayment');
   });
 
   test('when a cancel arrives for a PAID order that is still running, then the update is rejected', async () => {

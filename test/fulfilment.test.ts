@@ -1,9 +1,10 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Context as ActivityContext } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createCheckoutActivities } from '../activities/checkout';
-import { createNotificationActivities } from '../activities/notifications';
+import { createNotificationActivities, type DeliverMessageResult } from '../activities/notifications';
 import type { Db } from '../db';
 import { FailureType, MessageKind, messageWorkflowId, outboxMessageId, type SendMessageResult } from '../domain';
 import type { EmailMessage, Mailer, Sms, SmsMessage } from '../providers/notifications/ports';
@@ -171,28 +172,6 @@ describe('at most once delivery', () => {
     }
   });
 
-  test('when an attempt hangs past its timeout and Temporal retries it, then the retry does not send again', async () => {
-    const orderId = await paidOrder();
-    let answer!: (r: { providerMessageId: string }) => void;
-    const { mailer, sent } = scriptedMailer([() => new Promise((resolve) => (answer = resolve))]);
-    const activities = notifications({ mailer });
-    await activities.prepareMessages(confirmation(orderId));
-
-    // The first attempt hands the email over and never comes back (its worker stalls past startToCloseTimeout).
-    const stalled = activities.deliverMessage({ messageId: emailId(orderId) });
-    while (sent.length === 0) await new Promise((r) => setTimeout(r, 10));
-    const retry = await activities.deliverMessage({ messageId: emailId(orderId) });
-
-    expect(retry.status).toBe('UNCONFIRMED');
-    expect(sent).toHaveLength(1);
-
-    // If the stalled attempt does come back, its answer is the truth.
-    answer({ providerMessageId: 'sg_late' });
-    expect(await stalled).toMatchObject({ status: 'SENT' });
-    expect(await row(emailId(orderId))).toMatchObject({ status: 'SENT', provider_message_id: 'sg_late' });
-    expect(sent).toHaveLength(1);
-  });
-
   test('when the provider answers 503, then the row is released and the retry sends it', async () => {
     const orderId = await paidOrder();
     const { mailer, sent } = scriptedMailer([
@@ -279,5 +258,46 @@ describe('sendMessageWorkflow', () => {
     expect(await row(emailId(orderId))).toMatchObject({ status: 'SENT', attempts: 2 });
     expect(await row(smsId(orderId))).toMatchObject({ status: 'FAILED', attempts: 1 });
     expect(await db('orders').where({ id: orderId }).first('status')).toEqual({ status: 'PAID' });
+  });
+
+  test('when an attempt hangs past its timeout and Temporal retries it, then the second attempt runs and does not send again', async () => {
+    const orderId = await paidOrder();
+    let answer!: (r: { providerMessageId: string }) => void;
+    const { mailer, sent } = scriptedMailer([() => new Promise((resolve) => (answer = resolve))]);
+    const real = notifications({ mailer });
+    await real.prepareMessages(confirmation(orderId));
+    // The attempt numbers Temporal gave each run of the activity, as the activity itself sees them.
+    const attempts: number[] = [];
+    const taskQueue = uid('delivery-retry-test');
+    const worker = await Worker.create({
+      ...workerOptions(env, taskQueue),
+      workflowsPath: require.resolve('./workflows/delivery'),
+      activities: {
+        deliverMessage: (input: { messageId: string }) => {
+          attempts.push(ActivityContext.current().info.attempt);
+          return real.deliverMessage(input);
+        },
+      },
+    });
+
+    const { result, history } = await worker.runUntil(async () => {
+      const handle = await env.client.workflow.start('deliverWithShortTimeoutWorkflow', {
+        workflowId: uid('delivery-retry'),
+        taskQueue,
+        args: [emailId(orderId)],
+      });
+      const result: DeliverMessageResult = await handle.result();
+      // The hung first attempt comes back only now, long after Temporal gave up on it.
+      answer({ providerMessageId: 'sg_late' });
+      await new Promise((r) => setTimeout(r, 200));
+      return { result, history: await handle.fetchHistory() };
+    });
+
+    expect(attempts).toEqual([1, 2]);
+    const started = history.events!.filter((e) => e.activityTaskStartedEventAttributes);
+    expect(started.map((e) => e.activityTaskStartedEventAttributes!.attempt)).toEqual([2]);
+    expect(result).toMatchObject({ status: 'UNCONFIRMED' });
+    expect(sent).toHaveLength(1);
+    expect(await row(emailId(orderId))).toMatchObject({ status: 'SENT', provider_message_id: 'sg_late' });
   });
 });

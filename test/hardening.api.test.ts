@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import jwt from 'jsonwebtoken';
 import type { Payload } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
@@ -215,4 +216,101 @@ describe('workflow histories', () => {
     }
     expect(histories).toBeGreaterThanOrEqual(4);
   }, 120_000);
+});
+
+describe('what buyers are told about their order', () => {
+  const support = () => platform.token({ sub: uid('support'), role: 'support' });
+  const place = async (paymentMethodId: string) => {
+    const catalogue = await createCatalogue(platform.db, { capacity: 10 });
+    const sub = uid('buyer');
+    const token = platform.token({ sub, role: 'buyer' });
+    const res = await checkout(token, {
+      eventId: catalogue.eventId,
+      items: [{ ticketTypeId: catalogue.ticketTypeId, quantity: 1 }],
+      payment: { method: 'card', paymentMethodId },
+    });
+    expect(res.status).toBe(201);
+    return { token, orderId: res.body.orderId as string, placed: res.body };
+  };
+  /** Every reason in a view: the order's and each history entry's. */
+  const reasons = (view: { reason?: string; history: Array<{ reason?: string }> }) => [
+    view.reason,
+    ...view.history.map((h) => h.reason),
+  ];
+
+  test("when a card is declined, then the buyer sees PAYMENT_DECLINED and none of the provider's text; support sees the detail", async () => {
+    const { token, orderId, placed } = await place('pm_card_chargeDeclined');
+    const asBuyer = (await call(platform, 'GET', `/v1/checkouts/${orderId}`, { token })).body;
+    const asSupport = (await call(platform, 'GET', `/v1/checkouts/${orderId}`, { token: support() })).body;
+
+    for (const view of [placed, asBuyer]) {
+      expect(view).toMatchObject({ status: 'FAILED', reason: 'PAYMENT_DECLINED' });
+      expect(view).not.toHaveProperty('reasonDetail');
+      expect(reasons(view).filter(Boolean)).toEqual(
+        reasons(view).filter((r: unknown) => r === 'PAYMENT_DECLINED'),
+      );
+    }
+    expect(asSupport).toMatchObject({ status: 'FAILED', reason: expect.stringMatching(/^PAYMENT_DECLINED/) });
+    const detail = JSON.stringify(asSupport).replace(JSON.stringify(asBuyer), '');
+    expect(detail).toMatch(/declin/i);
+    expect(JSON.stringify(asBuyer)).not.toMatch(/generic_decline|card_declined|Stripe|sandbox/i);
+  });
+
+  test('when support cancels an unpaid order, then the buyer sees CANCELLED_BY_SUPPORT and not who cancelled it', async () => {
+    const { token, orderId } = await place('pm_card_threeDSecure2Required');
+    const staff = uid('support');
+    const cancelled = await call(platform, 'POST', `/v1/checkouts/${orderId}/cancel`, {
+      token: platform.token({ sub: staff, role: 'support' }),
+    });
+    expect(cancelled.status).toBe(200);
+
+    const asBuyer = (await call(platform, 'GET', `/v1/checkouts/${orderId}`, { token })).body;
+
+    expect(asBuyer).toMatchObject({ status: 'CANCELLED', reason: 'CANCELLED_BY_SUPPORT' });
+    expect(asBuyer.history.at(-1)).toMatchObject({ status: 'CANCELLED', reason: 'CANCELLED_BY_SUPPORT' });
+    expect(JSON.stringify(asBuyer)).not.toContain(staff);
+    expect(asBuyer).not.toHaveProperty('reasonDetail');
+  });
+});
+
+describe('malformed HTTP', () => {
+  /** Sends raw bytes to the API and reads whatever comes back until the server closes the connection. */
+  const raw = (bytes: string) =>
+    new Promise<{ status: number; contentType: string; body: string }>((resolve) => {
+      const { hostname, port } = new URL(platform.baseUrl);
+      const socket = connect(Number(port), hostname, () => socket.write(bytes));
+      const chunks: Buffer[] = [];
+      socket.on('data', (c: Buffer) => chunks.push(c));
+      // The server may close while the rest is still being written (EPIPE): what it answered is what counts.
+      socket.on('error', () => undefined);
+      socket.on('close', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        const [head = '', body = ''] = text.split('\r\n\r\n');
+        resolve({
+          status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1]),
+          contentType: /content-type: *([^\r\n]+)/i.exec(head)?.[1] ?? '',
+          body,
+        });
+      });
+    });
+
+  test('when the request line is not HTTP, then 400 problem+json malformed-http', async () => {
+    const answer = await raw('NOT HTTP AT ALL\r\n\r\n');
+    expect(answer.status).toBe(400);
+    expect(answer.contentType).toMatch(/^application\/problem\+json/);
+    expect(JSON.parse(answer.body)).toMatchObject({
+      status: 400,
+      type: expect.stringMatching(/\/malformed-http$/),
+    });
+  });
+
+  test('when the headers are larger than Node accepts, then 431 problem+json headers-too-large', async () => {
+    const answer = await raw(`GET /v1/events HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(100_000)}\r\n\r\n`);
+    expect(answer.status).toBe(431);
+    expect(answer.contentType).toMatch(/^application\/problem\+json/);
+    expect(JSON.parse(answer.body)).toMatchObject({
+      status: 431,
+      type: expect.stringMatching(/\/headers-too-large$/),
+    });
+  });
 });

@@ -19,8 +19,6 @@ const fuzzBuyer = uid('fuzzbuyer');
 const payingBuyer = uid('fuzzpayer');
 let buyerToken: string;
 let organizerToken: string;
-/** Checkouts the API accepted; the only checkout workflows that may exist at the end. */
-let acceptedCheckouts = 0;
 
 beforeAll(async () => {
   // Fuzzing sends hundreds of writes from a few callers: the rate limits (tested in hardening.api) would answer
@@ -279,7 +277,7 @@ const pathSegment = fc.oneof(
 // ---------------------------------------------------------------------------------------------------------------
 
 describe('POST /v1/checkouts under fuzzing', () => {
-  test('when the body is any JSON at all, then a 4xx problem, no row and no workflow', async () => {
+  test('when the body is any JSON at all, then 422 for an object or array (400 malformed-json for a bare value), no row and no workflow', async () => {
     await fc.assert(
       fc.asyncProperty(fc.jsonValue({ maxDepth: 5 }), async (body) => {
         const key = uid('key');
@@ -289,7 +287,10 @@ describe('POST /v1/checkouts under fuzzing', () => {
           { headers: json(buyerToken, { 'idempotency-key': key }), body: JSON.stringify(body) },
           body,
         );
-        expect(answer.status).toBeGreaterThanOrEqual(400);
+        // The JSON parser takes objects and arrays only; no object or array is a valid checkout.
+        const document = typeof body === 'object' && body !== null;
+        expect({ body, status: answer.status }).toEqual({ body, status: document ? 422 : 400 });
+        if (!document) expect(answer.body.type).toMatch(/\/malformed-json$/);
         await expectNoCheckoutWorkflow(fuzzBuyer, key);
       }),
       { numRuns: RUNS },
@@ -340,6 +341,7 @@ describe('POST /v1/checkouts under fuzzing', () => {
 
   test('when the optional contact and wallet fields are unusual but valid, then the order is paid; otherwise 4xx with no trace', async () => {
     const payer = platform.token({ sub: payingBuyer, role: 'buyer' });
+    let accepted = 0;
     // Mostly values the schema accepts, so most requests reach the workflow and the database.
     const mostly = <T>(valid: fc.Arbitrary<T>) =>
       fc.oneof({ arbitrary: valid, weight: 6 }, { arbitrary: hostileValue, weight: 1 });
@@ -368,7 +370,7 @@ describe('POST /v1/checkouts under fuzzing', () => {
           body,
         );
         if (answer.status === 201) {
-          acceptedCheckouts++;
+          accepted++;
           expect(answer.body.status).toBe('PAID');
         } else {
           expect(answer.status).toBe(422);
@@ -377,7 +379,7 @@ describe('POST /v1/checkouts under fuzzing', () => {
       }),
       { numRuns: Math.ceil(RUNS / 5) },
     );
-    expect(acceptedCheckouts).toBeGreaterThan(0);
+    expect(accepted).toBeGreaterThan(0);
   });
 });
 
@@ -680,16 +682,17 @@ describe('bodies that are too big, of the wrong type, malformed or nested to the
     expect((await send('GET', '/healthz')).status).toBe(200);
   });
 
-  test('when a body tries prototype pollution, then 422 and no object in the server is polluted', async () => {
+  test('when a body that the route reads tries prototype pollution, then 422 and no object in the server is polluted', async () => {
     const bodies = [
       '{"__proto__":{"polluted":true},"eventId":"e"}',
       '{"constructor":{"prototype":{"polluted":true}}}',
       `{"eventId":"${catalogue.eventId}","items":[{"ticketTypeId":"${soldOutTypeId}","quantity":1,"__proto__":{"polluted":true}}],"payment":{"method":"card","paymentMethodId":"pm_card_visa"}}`,
     ];
-    for (const { path, headers } of posts()) {
+    // The cancel route reads no body (its answer is the order's: 404 for ord_x), so it is left out here.
+    for (const { path, headers } of posts().filter((p) => !p.path.endsWith('/cancel'))) {
       for (const body of bodies) {
         const answer = await refusedLeavesNoTrace('POST', path, { headers, body }, { path, body });
-        expect(answer.status).toBeGreaterThanOrEqual(400);
+        expect({ path, body, status: answer.status }).toEqual({ path, body, status: 422 });
       }
     }
     // The API runs in this process, so a polluted Object.prototype would show here.
@@ -698,15 +701,24 @@ describe('bodies that are too big, of the wrong type, malformed or nested to the
 });
 
 describe('after all of the above', () => {
-  test('when the checkout workflows are counted, then there is exactly one per accepted checkout', async () => {
-    const count = async () => (await platform.client.workflow.count('WorkflowType="checkoutWorkflow"')).count;
-    // Visibility trails the workflows by a moment; wait until it has caught up with what was accepted.
+  // Reads what the server and the database hold, not a counter kept by earlier tests: run alone, both are empty.
+  test('when the fuzzing is over, then every checkout workflow on the server has its order row, and every order its workflow', async () => {
+    const orders = (await platform.db('orders').whereIn('buyer_id', [fuzzBuyer, payingBuyer]).pluck('id'))
+      .map((id: string) => checkoutWorkflowId(id))
+      .sort();
+    const workflows = async () => {
+      const ids: string[] = [];
+      for await (const wf of platform.client.workflow.list({ query: 'WorkflowType="checkoutWorkflow"' }))
+        ids.push(wf.workflowId);
+      return ids.sort();
+    };
+    // Visibility trails the workflows by a moment; wait until it has caught up with the orders.
     const deadline = Date.now() + 15_000;
-    let seen = await count();
-    while (seen < acceptedCheckouts && Date.now() < deadline) {
+    let seen = await workflows();
+    while (seen.length < orders.length && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 250));
-      seen = await count();
+      seen = await workflows();
     }
-    expect(seen).toBe(acceptedCheckouts);
+    expect(seen).toEqual(orders);
   });
 });

@@ -2,6 +2,7 @@ import { OfflineVerifier } from '../tickets/offline-verifier';
 import type { ScanPack } from '../tickets/scan-pack';
 import { createCatalogue, uid } from './support/env';
 import { call, startTestPlatform, type TestPlatform } from './support/platform';
+import { voidBySql } from './support/tickets';
 
 // Offline scanning through the API: packs, uploads of offline admissions, and attendance.
 
@@ -90,20 +91,6 @@ const scanRows = (ticketId: string) =>
 const justAfter = (pack: ScanPack, ms: number) => new Date(Date.parse(pack.issuedAt) + ms).toISOString();
 const settle = () => new Promise((r) => setTimeout(r, 300));
 
-/**
- * Voids a ticket by SQL the way a refund leaves it (ticket VOID, its seat back on sale), so the run's shared books
- * stay consistent for the ledger invariant check of other test files.
- */
-async function voidBySql(ticketId: string): Promise<void> {
-  await platform.db.transaction(async (trx) => {
-    const [ticket] = await trx('tickets')
-      .where({ id: ticketId })
-      .update({ status: 'VOID' })
-      .returning('ticket_type_id');
-    await trx('ticket_types').where({ id: ticket.ticket_type_id }).decrement('sold', 1);
-  });
-}
-
 describe('GET /v1/events/:eventId/scan-pack', () => {
   test("when door staff download the pack, then it verifies the event's tickets offline and holds no plain code", async () => {
     const event = await newEvent();
@@ -134,7 +121,7 @@ describe('GET /v1/events/:eventId/scan-pack', () => {
     const stale = new OfflineVerifier(first, 'North');
     const resynced = new OfflineVerifier(first, 'South');
 
-    await voidBySql(refunded!.ticketId);
+    await voidBySql(platform.db, refunded!.ticketId);
     const delta = await downloadPack(event, first.cursor);
     resynced.applyPack(delta);
 
@@ -312,7 +299,7 @@ describe('POST /v1/scans/sync', () => {
     const event = await newEvent();
     const [ticket] = await buyTickets(event);
     const pack = await downloadPack(event);
-    await voidBySql(ticket!.ticketId);
+    await voidBySql(platform.db, ticket!.ticketId);
     await settle();
 
     const res = await upload(event.staff, pack.packId, [
@@ -335,7 +322,7 @@ describe('POST /v1/scans/sync', () => {
 
     for (const [i, ticket] of tickets.entries()) {
       const scannedAt = new Date().toISOString();
-      const voiding = voidBySql(ticket.ticketId);
+      const voiding = voidBySql(platform.db, ticket.ticketId);
       const syncing = upload(event.staff, pack.packId, [
         { scanId: uid(`race${i}`), code: ticket.code, scannedAt, gate: i % 2 ? 'East' : 'West' },
       ]);

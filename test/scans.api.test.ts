@@ -1,6 +1,7 @@
 import { generateTicketCode, loadTicketSigner, renderTicketQr, verifyTicketToken } from '../tickets/signing';
 import { createCatalogue, uid } from './support/env';
 import { call, startTestPlatform, type TestPlatform } from './support/platform';
+import { voidBySql } from './support/tickets';
 
 let platform: TestPlatform;
 let catalogue: Awaited<ReturnType<typeof createCatalogue>>;
@@ -22,6 +23,11 @@ interface Ticket {
 
 /** Buys `quantity` tickets by card and returns them as the buyer reads them back. */
 async function buyTickets(quantity = 1): Promise<Ticket[]> {
+  return (await buyOrder(quantity)).tickets;
+}
+
+/** Buys `quantity` tickets by card; returns the order, its buyer's token and its tickets. */
+async function buyOrder(quantity = 1): Promise<{ orderId: string; token: string; tickets: Ticket[] }> {
   const token = platform.token({ sub: uid('buyer'), role: 'buyer' });
   const placed = await call(platform, 'POST', '/v1/checkouts', {
     token,
@@ -35,26 +41,12 @@ async function buyTickets(quantity = 1): Promise<Ticket[]> {
   expect(placed.body.status).toBe('PAID');
   const read = await call(platform, 'GET', `/v1/checkouts/${placed.body.orderId}`, { token });
   expect(read.body.tickets).toHaveLength(quantity);
-  return read.body.tickets;
+  return { orderId: placed.body.orderId, token, tickets: read.body.tickets };
 }
 
 const support = () => platform.token({ sub: uid('staff'), role: 'support' });
 const scan = (code: string, token = support(), extra: Record<string, unknown> = {}) =>
   call(platform, 'POST', '/v1/scans', { token, body: { code, ...extra } });
-
-/**
- * Voids a ticket by SQL the way a refund leaves it (ticket VOID, its seat back on sale), so the run's shared books
- * stay consistent for the ledger invariant check of other test files.
- */
-async function voidBySql(ticketId: string): Promise<void> {
-  await platform.db.transaction(async (trx) => {
-    const [ticket] = await trx('tickets')
-      .where({ id: ticketId })
-      .update({ status: 'VOID' })
-      .returning('ticket_type_id');
-    await trx('ticket_types').where({ id: ticket.ticket_type_id }).decrement('sold', 1);
-  });
-}
 
 describe('POST /v1/scans', () => {
   test('when 20 scanners scan one ticket at once, then exactly one admits it and the others see ALREADY_USED', async () => {
@@ -91,14 +83,44 @@ describe('POST /v1/scans', () => {
     expect((await scan(scanned!.qrToken)).body.result).toBe('ALREADY_USED');
   });
 
-  test('when a ticket was refunded or cancelled, then the scan answers VOID and does not admit it', async () => {
+  test('when the buyer refunds a ticket through the API, then its scan answers VOID and does not admit it, and the ticket kept scans ADMITTED', async () => {
+    const { orderId, token, tickets } = await buyOrder(2);
+    const [refunded, kept] = tickets as [Ticket, Ticket];
+    const requested = await call(platform, 'POST', `/v1/orders/${orderId}/refunds`, {
+      token,
+      headers: { 'Idempotency-Key': uid('rk') },
+      body: { ticketIds: [refunded.ticketId], reason: 'cannot come' },
+    });
+    expect(requested.status).toBe(202);
+    let refund = requested.body;
+    for (let i = 0; i < 150 && refund.status !== 'SUCCEEDED'; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      refund = (await call(platform, 'GET', `/v1/refunds/${requested.body.refundId}`, { token })).body;
+    }
+    expect(refund.status).toBe('SUCCEEDED');
+
+    const answer = await scan(refunded.code);
+
+    expect(answer.status).toBe(200);
+    expect(answer.body).toMatchObject({ result: 'VOID', ticket: { ticketId: refunded.ticketId, status: 'VOID' } });
+    expect(await platform.db('tickets').where({ id: refunded.ticketId }).first('status', 'used_at')).toEqual({
+      status: 'VOID',
+      used_at: null,
+    });
+    expect((await scan(kept.code)).body.result).toBe('ADMITTED');
+  });
+
+  test('when a ticket is VOID (set by SQL, as any voiding path leaves it; the refund path is the test above), then the scan answers VOID and does not admit it', async () => {
     const [ticket] = await buyTickets();
-    await voidBySql(ticket!.ticketId);
+    await voidBySql(platform.db, ticket!.ticketId);
 
     const answer = await scan(ticket!.code);
 
     expect(answer.status).toBe(200);
     expect(answer.body).toMatchObject({ result: 'VOID', ticket: { ticketId: ticket!.ticketId, status: 'VOID' } });
+    expect(await platform.db('tickets').where({ id: ticket!.ticketId }).first('status')).toEqual({
+      status: 'VOID',
+    });
   });
 
   test('when a code was never issued, or a QR token is forged or altered, then the scan answers UNKNOWN', async () => {

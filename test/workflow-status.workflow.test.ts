@@ -11,6 +11,7 @@ import {
   MessageKind,
   messageWorkflowId,
   nftMintWorkflowId,
+  orderRewardsWorkflowId,
   payoutWorkflowId,
   reconciliationWorkflowId,
   refundStatusQuery,
@@ -241,6 +242,90 @@ describe('the status query', () => {
     });
     expect(status).toMatchObject({ status: 'AWAITING_APPROVAL', refundId, reminders: 0 });
     expect(status).toEqual(own);
+  });
+
+  test("when support asks about an order's rewards, then it answers the points as orderRewards does", async () => {
+    const orderId = uid('ord');
+    const status = await statusAtEnd(
+      'orderRewardsWorkflow',
+      orderRewardsWorkflowId(orderId),
+      { orderId, buyerId: uid('buyer') },
+      {
+        accrueOrderPoints: () => ({ points: 50, vestsAt: '2026-01-01T00:00:00.000Z' }),
+        vestOrderPoints: () => ({ vested: 50, referralBonus: null }),
+      },
+    );
+    expect(status).toEqual({
+      orderId,
+      status: 'VESTED',
+      accrued: 50,
+      vestsAt: '2026-01-01T00:00:00.000Z',
+      vested: 50,
+    });
+  });
+
+  test('when support asks a scheduled run, then it answers what the run did', async () => {
+    const asOf = '2026-12-01T00:00:00.000Z';
+    const sweep = await statusAtEnd(
+      'holdSweeperWorkflow',
+      uid('hold-sweeper'),
+      { asOf },
+      {
+        listLapsedHolds: () => ['ord_a', 'ord_b'],
+        releaseIfOrphaned: ({ orderId }: { orderId: string }) => orderId === 'ord_a',
+      },
+    );
+    expect(sweep).toEqual({ status: 'DONE', asOf, checked: 2, released: 1 });
+    const payouts = await statusAtEnd(
+      'weeklyPayoutsWorkflow',
+      uid('weekly-payouts'),
+      { asOf },
+      {
+        listOrganizersToPayOut: () => [],
+      },
+    );
+    expect(payouts).toEqual({ status: 'DONE', asOf, started: 0, alreadyStarted: 0 });
+    const rewards = await statusAtEnd(
+      'dailyRewardsWorkflow',
+      uid('daily-rewards'),
+      { asOf },
+      {
+        vestDueOrders: () => ({ orders: 3, points: 120 }),
+        expireDuePoints: () => ({ points: 10 }),
+        recalculateTiers: () => ({ orders: 2 }),
+      },
+    );
+    expect(rewards).toEqual({
+      status: 'DONE',
+      asOf,
+      vestedOrders: 3,
+      vestedPoints: 120,
+      expiredPoints: 10,
+      tiersRecalculated: 2,
+    });
+  });
+
+  test('when support asks a daily reconciliation whose day is being reconciled, then it answers RECONCILING and the day', async () => {
+    const taskQueue = uid('status-test');
+    const worker = await Worker.create({
+      ...workerOptions(env, taskQueue),
+      workflowsPath: undefined,
+      workflowBundle: bundle,
+      activities: {},
+    });
+    const status = await worker.runUntil(async () => {
+      // Its child runs on the payouts queue, which nobody polls here: the run stays at its first step.
+      const handle = await env.client.workflow.start('dailyReconciliationWorkflow', {
+        workflowId: uid('daily-reconciliation'),
+        taskQueue,
+        args: [{ asOf: '2026-12-02T03:00:00.000Z' }],
+      });
+      asked.add('dailyReconciliationWorkflow');
+      const answer = await handle.query(statusQuery);
+      await handle.terminate('test done');
+      return answer;
+    });
+    expect(status).toEqual({ status: 'RECONCILING', date: '2026-12-01' });
   });
 
   test('when every test above has run, then every workflow type the worker runs was asked', () => {

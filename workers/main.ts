@@ -1,7 +1,7 @@
-import { bundleWorkflowCode, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { bundleWorkflowCode, Runtime, Worker } from '@temporalio/worker';
 import { Client, Connection } from '@temporalio/client';
 import { ensureSchedules } from '../temporal/schedules';
-import { loadConfig, sandboxedProviders, type Config } from '../config';
+import { loadConfig, sandboxedProviders } from '../config';
 import { createDb } from '../db';
 import { FAILURE_CONVERTER_PATH, platformDataConverter } from '../temporal/payload-codec';
 import { CHECKOUT_TASK_QUEUE, NFT_TASK_QUEUE, NOTIFICATIONS_TASK_QUEUE, PAYOUTS_TASK_QUEUE } from '../domain';
@@ -27,6 +27,7 @@ import {
   createNotificationProviders,
   createPaymentProviders,
 } from '../providers';
+import { connectWithBackoff } from './connect';
 import { temporalConnectionOptions, workerBuildId } from './temporal-connection';
 
 const TASK_QUEUES = [CHECKOUT_TASK_QUEUE, NOTIFICATIONS_TASK_QUEUE, PAYOUTS_TASK_QUEUE, NFT_TASK_QUEUE];
@@ -76,7 +77,12 @@ async function main(): Promise<void> {
   const unknown = queues.filter((q) => !TASK_QUEUES.includes(q));
   if (unknown.length > 0)
     throw new Error(`WORKER_TASK_QUEUES names unknown task queues: ${unknown.join(', ')} (known: ${TASK_QUEUES})`);
-  const connection = await connectWithBackoff(config);
+  const connection = await connectWithBackoff(config, ({ attempt, retryInMs, err }) =>
+    log.warn(
+      { err, attempt, retryInMs },
+      `Temporal at ${config.TEMPORAL_ADDRESS} is not reachable (attempt ${attempt}: ${err.message}); retrying in ${retryInMs / 1000} s`,
+    ),
+  );
   const dataConverter = platformDataConverter(config);
   // A client for what activities ask Temporal (the hold sweeper) and for the schedules.
   const clientConnection = await Connection.connect(temporalConnectionOptions(config));
@@ -186,25 +192,6 @@ async function main(): Promise<void> {
   await clientConnection.close();
   await connection.close();
   await db.destroy();
-}
-
-/**
- * Temporal may come up after the worker (a restart, a deploy in the wrong order): wait for it, backing off from
- * half a second to 30 s, instead of exiting and leaving the task queues unpolled.
- */
-async function connectWithBackoff(config: Config): Promise<NativeConnection> {
-  const address = config.TEMPORAL_ADDRESS;
-  for (let attempt = 1, delayMs = 500; ; attempt++, delayMs = Math.min(delayMs * 2, 30_000)) {
-    try {
-      return await NativeConnection.connect(temporalConnectionOptions(config));
-    } catch (err) {
-      log.warn(
-        { err, attempt, retryInMs: delayMs },
-        `Temporal at ${address} is not reachable (attempt ${attempt}: ${(err as Error).message}); retrying in ${delayMs / 1000} s`,
-      );
-      await new Promise((resolve) => setTimeout(resolve, delayMs));
-    }
-  }
 }
 
 main().catch((err) => {

@@ -3,6 +3,7 @@ import {
   orderRewardsQuery,
   orderRewardsWorkflowId,
   SearchAttributes,
+  statusQuery,
   type OrderRewardsInput,
   type OrderRewardsResult,
   type OrderRewardsView,
@@ -27,6 +28,7 @@ export async function orderRewardsWorkflow(input: OrderRewardsInput): Promise<Or
     vested: 0,
   };
   setHandler(orderRewardsQuery, () => view);
+  setHandler(statusQuery, () => ({ ...view }));
 
   const accrued = await rewards.accrueOrderPoints({ orderId: input.orderId });
   view.status = 'PENDING';

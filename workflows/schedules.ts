@@ -1,6 +1,7 @@
 import {
   ParentClosePolicy,
   proxyActivities,
+  setHandler,
   startChild,
   executeChild,
   upsertMemo,
@@ -15,6 +16,7 @@ import {
   scheduledTimeInWorkflowId,
   scheduledTimeOf,
   SearchAttributes,
+  statusQuery,
   TemporalScheduledStartTime,
   type DailyReconciliationResult,
   type DailyRewardsResult,
@@ -55,8 +57,15 @@ function scheduledTime(input: ScheduledRunInput | undefined): Date {
  */
 export async function holdSweeperWorkflow(input: ScheduledRunInput = {}): Promise<HoldSweepResult> {
   const asOf = scheduledTime(input).toISOString();
-  const lapsed = await sweeper.listLapsedHolds({ asOf });
   const released: string[] = [];
+  const listed: { lapsed?: string[] } = {};
+  setHandler(statusQuery, () => ({
+    status: listed.lapsed === undefined ? 'LISTING' : 'DONE',
+    asOf,
+    checked: listed.lapsed?.length ?? 0,
+    released: released.length,
+  }));
+  const lapsed = (listed.lapsed = await sweeper.listLapsedHolds({ asOf }));
   for (const orderId of lapsed) if (await release.releaseIfOrphaned({ orderId })) released.push(orderId);
   upsertMemo({ asOf, checked: lapsed.length, released: released.length });
   return { asOf, checked: lapsed.length, released };
@@ -69,9 +78,16 @@ export async function holdSweeperWorkflow(input: ScheduledRunInput = {}): Promis
  */
 export async function weeklyPayoutsWorkflow(input: ScheduledRunInput = {}): Promise<WeeklyPayoutsResult> {
   const asOf = scheduledTime(input).toISOString();
-  const due = await payouts.listOrganizersToPayOut({ asOf });
   const started: string[] = [];
   const alreadyStarted: string[] = [];
+  let done = false;
+  setHandler(statusQuery, () => ({
+    status: done ? 'DONE' : 'STARTING_PAYOUTS',
+    asOf,
+    started: started.length,
+    alreadyStarted: alreadyStarted.length,
+  }));
+  const due = await payouts.listOrganizersToPayOut({ asOf });
   for (const payout of due) {
     const workflowId = payoutWorkflowId(payout.organizerId, payout.payoutId);
     try {
@@ -99,6 +115,7 @@ export async function weeklyPayoutsWorkflow(input: ScheduledRunInput = {}): Prom
       alreadyStarted.push(workflowId);
     }
   }
+  done = true;
   upsertMemo({ asOf, started: started.length, alreadyStarted: alreadyStarted.length });
   return { asOf, started, alreadyStarted };
 }
@@ -117,14 +134,19 @@ export async function dailyRewardsWorkflow(input: ScheduledRunInput = {}): Promi
     expiredPoints: 0,
     tiersRecalculated: 0,
   };
+  let step: 'VESTING' | 'EXPIRING' | 'RECALCULATING_TIERS' | 'DONE' = 'VESTING';
+  setHandler(statusQuery, () => ({ status: step, ...result }));
   // Each step works in batches; it is called again until a batch comes back short.
   for (let batch = await rewards.vestDueOrders({ asOf }); ; batch = await rewards.vestDueOrders({ asOf })) {
     result.vestedOrders += batch.orders;
     result.vestedPoints += batch.points;
     if (batch.orders < REWARD_SWEEP_BATCH) break;
   }
+  step = 'EXPIRING';
   result.expiredPoints = (await rewards.expireDuePoints({ asOf })).points;
+  step = 'RECALCULATING_TIERS';
   result.tiersRecalculated = (await rewards.recalculateTiers({ asOf })).orders;
+  step = 'DONE';
   upsertMemo({ ...result });
   return result;
 }
@@ -138,6 +160,8 @@ export async function dailyReconciliationWorkflow(
   input: ScheduledRunInput = {},
 ): Promise<DailyReconciliationResult> {
   const date = reconciliationDateFor(scheduledTime(input));
+  let answer: { status: string; mismatches?: number } = { status: 'RECONCILING' };
+  setHandler(statusQuery, () => ({ ...answer, date }));
   try {
     const result = await executeChild(reconciliationWorkflow, {
       workflowId: reconciliationWorkflowId(date),
@@ -145,10 +169,12 @@ export async function dailyReconciliationWorkflow(
       args: [{ date }],
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
     });
+    answer = { status: 'RECONCILED', mismatches: result.mismatches.length };
     upsertMemo({ date, mismatches: result.mismatches.length });
     return { date, outcome: 'reconciled', mismatches: result.mismatches.length };
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    answer = { status: 'ALREADY_RECONCILED' };
     return { date, outcome: 'already-reconciled', mismatches: null };
   }
 }

@@ -255,5 +255,7 @@ export async function call(
           : JSON.stringify(options.body),
   });
   const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null, headers: res.headers };
+  // JSON (problems included) is parsed; anything else (the sandbox's HTML pages) comes back as text.
+  const json = /json/.test(res.headers.get('content-type') ?? '');
+  return { status: res.status, body: !text ? null : json ? JSON.parse(text) : text, headers: res.headers };
 }
