@@ -34,6 +34,26 @@ const racing = {
 };
 const intentOrders = new Map<string, string>();
 
+/** Stripe's `payment_intent.succeeded` for an order's intent, signed as Stripe signs it; sending it twice is a redelivery. */
+function intentSucceededEvent(intentId: string, orderId: string) {
+  const body = JSON.stringify({
+    id: `evt_late_${uid('e')}`,
+    object: 'event',
+    type: 'payment_intent.succeeded',
+    data: { object: { id: intentId, object: 'payment_intent', metadata: { orderId } } },
+  });
+  return {
+    send: () =>
+      call(platform, 'POST', '/webhooks/stripe', {
+        body,
+        headers: {
+          'content-type': 'application/json',
+          'stripe-signature': signStripePayload(body, platform.config.STRIPE_WEBHOOK_SECRET),
+        },
+      }),
+  };
+}
+
 beforeAll(async () => {
   platform = await startTestPlatform({ HOLD_TTL_SECONDS: '5' }, { wrapCard: threeDSecurePassedDuringCancel });
 }, 120_000);
@@ -90,19 +110,7 @@ test('when a 3-D Secure payment succeeds while its hold expires, then the order 
   // Stripe delivers the success once more, late (a retry after the checkout closed): the order is paid already,
   // so it is recorded and nothing else happens.
   const intent = await platform.db('payments').where({ order_id: orderId }).first('provider_ref');
-  const body = JSON.stringify({
-    id: `evt_late_${uid('e')}`,
-    object: 'event',
-    type: 'payment_intent.succeeded',
-    data: { object: { id: intent.provider_ref, object: 'payment_intent', metadata: { orderId } } },
-  });
-  const res = await call(platform, 'POST', '/webhooks/stripe', {
-    body,
-    headers: {
-      'content-type': 'application/json',
-      'stripe-signature': signStripePayload(body, platform.config.STRIPE_WEBHOOK_SECRET),
-    },
-  });
+  const res = await intentSucceededEvent(intent.provider_ref, orderId).send();
   expect(res.status).toBe(200);
   expect(res.body.outcome).toBe('recorded: succeeded; checkout already closed');
   expect(await platform.db('tickets').where({ order_id: orderId })).toHaveLength(1);
@@ -126,17 +134,8 @@ test('when a card payment_intent.succeeded webhook arrives for an order that alr
   const intent = await platform.db('payments').where({ order_id: orderId }).first('provider_ref');
   // The path where Stripe's success reached nobody before the checkout closed; the race above is the real one.
   await platform.db('sandbox_card_intents').where({ id: intent.provider_ref }).update({ status: 'succeeded' });
-  const body = JSON.stringify({
-    id: `evt_late_${uid('e')}`,
-    object: 'event',
-    type: 'payment_intent.succeeded',
-    data: { object: { id: intent.provider_ref, object: 'payment_intent', metadata: { orderId } } },
-  });
-  const headers = {
-    'content-type': 'application/json',
-    'stripe-signature': signStripePayload(body, platform.config.STRIPE_WEBHOOK_SECRET),
-  };
-  const res = await call(platform, 'POST', '/webhooks/stripe', { body, headers });
+  const event = intentSucceededEvent(intent.provider_ref, orderId);
+  const res = await event.send();
   expect(res.body.outcome).toBe('late payment: succeeded');
   const late = platform.client.workflow.getHandle(latePaymentWorkflowId(orderId));
   expect(await late.result()).toMatchObject({ outcome: 'tickets_issued' });
@@ -146,7 +145,7 @@ test('when a card payment_intent.succeeded webhook arrives for an order that alr
   });
   expect(await platform.db('tickets').where({ order_id: orderId })).toHaveLength(1);
   // The same event again: acted on once.
-  expect((await call(platform, 'POST', '/webhooks/stripe', { body, headers })).body.duplicate).toBe(true);
+  expect((await event.send()).body.duplicate).toBe(true);
   await recordHistory('late-payment-v2-api-card-webhook-tickets-issued', late);
 });
 
@@ -178,19 +177,7 @@ test('when a card payment_intent.succeeded webhook arrives for an order that EXP
 
   const intent = await platform.db('payments').where({ order_id: orderId }).first('provider_ref', 'amount_minor');
   await platform.db('sandbox_card_intents').where({ id: intent.provider_ref }).update({ status: 'succeeded' });
-  const body = JSON.stringify({
-    id: `evt_late_${uid('e')}`,
-    object: 'event',
-    type: 'payment_intent.succeeded',
-    data: { object: { id: intent.provider_ref, object: 'payment_intent', metadata: { orderId } } },
-  });
-  const res = await call(platform, 'POST', '/webhooks/stripe', {
-    body,
-    headers: {
-      'content-type': 'application/json',
-      'stripe-signature': signStripePayload(body, platform.config.STRIPE_WEBHOOK_SECRET),
-    },
-  });
+  const res = await intentSucceededEvent(intent.provider_ref, orderId).send();
   expect(res.body.outcome).toBe('late payment: succeeded');
 
   const settled = platform.client.workflow.getHandle(latePaymentWorkflowId(orderId));
