@@ -327,7 +327,13 @@ const code = (err: unknown) => (err as { code?: number }).code;
 /** gRPC status codes (the numbers are fixed by the gRPC spec). */
 const grpcStatus = { NOT_FOUND: 5, ALREADY_EXISTS: 6 } as const;
 
-/** Registers `namespace` unless it exists (retention 7 days), then waits until the frontend serves it. */
+/**
+ * Registers `namespace` unless it exists (retention 7 days), then waits until the frontend serves it.
+ * DescribeNamespace reads the database, but most calls resolve the name through the frontend's namespace
+ * registry, a cache that remembers a miss for a while and refreshes every few seconds: a namespace just
+ * registered is described at once and still "not found" to the operator service. So it is ready only once a
+ * registry-served call (listing its search attributes) finds it too.
+ */
 export async function ensureNamespace(
   connection: Connection,
   namespace: string,
@@ -339,6 +345,7 @@ export async function ensureNamespace(
   for (;;) {
     try {
       await connection.workflowService.describeNamespace({ namespace });
+      await connection.operatorService.listSearchAttributes({ namespace });
       return;
     } catch (err) {
       if (code(err) !== grpcStatus.NOT_FOUND || Date.now() > deadline) throw err;

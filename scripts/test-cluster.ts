@@ -28,6 +28,9 @@ export const CLUSTER_SUITES = [
   'test/idempotency.api.test.ts',
   'test/webhooks.api.test.ts',
   'test/fulfilment.test.ts',
+  'test/refunds.api.test.ts',
+  'test/event-cancellation.api.test.ts',
+  'test/payouts.api.test.ts',
 ];
 
 /**
@@ -96,6 +99,8 @@ async function main(): Promise<void> {
           env: {
             ...process.env,
             NODE_ENV: 'test',
+            // As in `npm test`: tests fail requests on purpose; only warnings and errors are shown.
+            LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
             TEST_TEMPORAL_ADDRESS: cluster.address,
             STRIPE_MOCK_PATH: stripeMock,
             TEST_DATABASE_URL: testUrl,
