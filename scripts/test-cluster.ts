@@ -18,8 +18,11 @@ import {
 
 /**
  * The suites `npm run test:cluster` runs against a Temporal cluster on Postgres: every flow that moves money or
- * tickets, through the workflow tests and the API. Add a flow's suites here when it lands (refunds, payouts,
- * rewards, schedules); suites about the dev server itself or about providers alone stay out.
+ * tickets (checkout, payments, webhooks, fulfilment, refunds, payouts), through the workflow tests and the API.
+ * Add a flow's suites here when it lands (rewards, schedules); suites about the dev server itself or about
+ * providers alone stay out. test/event-cancellation.api.test.ts passes on the cluster too (`npm run
+ * test:cluster -- test/event-cancellation.api.test.ts`), but it buys and refunds 200 orders, about 7 minutes on
+ * a loaded 2-core machine, longer than all of these together, so the default run leaves it out.
  */
 export const CLUSTER_SUITES = [
   'test/checkout.workflow.test.ts',
@@ -29,7 +32,6 @@ export const CLUSTER_SUITES = [
   'test/webhooks.api.test.ts',
   'test/fulfilment.test.ts',
   'test/refunds.api.test.ts',
-  'test/event-cancellation.api.test.ts',
   'test/payouts.api.test.ts',
 ];
 
