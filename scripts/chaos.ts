@@ -22,7 +22,7 @@ import { startPostgres, type PostgresHandle } from './postgres';
 import { findOrInstallTemporalCli } from './temporal-cli';
 import { startConfiguredDevServer } from './infrastructure';
 import type { TemporalDevServer } from './temporal-server';
-import { clusterFaults, startChaosCluster } from './chaos-cluster';
+import { CLUSTER_CHAOS_ENV, clusterFaults, startChaosCluster } from './chaos-cluster';
 
 const log = (line: string) => console.log(`[chaos ${new Date().toISOString().slice(11, 19)}] ${line}`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -90,7 +90,11 @@ async function main(): Promise<void> {
   const random = prng(seed);
   log(`seed ${seed}: ${duration}s of checkouts at concurrency ${concurrency}, ${kills} worker kills`);
 
-  const env: NodeJS.ProcessEnv = { ...process.env, ...CHAOS_ENV };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    ...CHAOS_ENV,
+    ...(values.temporal === 'cluster' ? CLUSTER_CHAOS_ENV : {}),
+  };
   const config = loadConfig(env);
   const dataDir = resolve(config.DATA_DIR);
   rmSync(dataDir, { recursive: true, force: true });
