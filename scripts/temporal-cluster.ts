@@ -203,8 +203,9 @@ function superviseBinary(
     const startedAt = Date.now();
     for (const done of waiters.splice(0)) done();
     child.on('exit', (code, signal) => {
-      // Exit code 0 is a graceful stop it was asked for (Ctrl-C reaches the whole process group): not a crash.
-      if (stopping || code === 0) return;
+      // Exit code 0, or death by SIGINT or SIGTERM, is a stop it was asked for (Ctrl-C reaches the whole
+      // process group; the UI server dies of SIGINT rather than exiting): not a crash.
+      if (stopping || code === 0 || signal === 'SIGINT' || signal === 'SIGTERM') return;
       restarts = Date.now() - startedAt > 30_000 ? 0 : restarts + 1;
       const delay = Math.min(10_000, 250 * 2 ** Math.min(restarts, 5));
       log(`Temporal ${name} exited (${signal ?? code}); restarting in ${delay} ms (log: ${logFile})`);
