@@ -6,6 +6,23 @@ import type { Config } from '../config';
 import { startConfiguredCluster } from './infrastructure';
 import type { ClusterService, TemporalCluster } from './temporal-cluster';
 
+/**
+ * What the cluster run changes in the crash suite's environment: a data directory and ports of its own (the
+ * cluster takes TEMPORAL_PORT and the 53 ports above it), so it can run beside the dev-server run, `npm start`
+ * and `npm run bench`.
+ */
+export const CLUSTER_CHAOS_ENV = {
+  DATA_DIR: '.data/chaos-cluster',
+  TEMPORAL_PORT: '7599',
+  TEMPORAL_UI_PORT: '8499',
+  EMBEDDED_PG_PORT: '5699',
+  PORT: '3299',
+  PUBLIC_BASE_URL: 'http://127.0.0.1:3299',
+  WORKER_METRICS_PORT: '9494',
+  WORKER_SDK_METRICS_PORT: '9495',
+  TEMPORAL_METRICS_PORT: '9496',
+} as const;
+
 /** A fault the crash suite injects at a fraction of the run's duration. */
 export interface ClusterFault {
   at: number;

@@ -25,7 +25,7 @@ import { startPostgres, type PostgresHandle } from './postgres';
 import { findOrInstallTemporalCli } from './temporal-cli';
 import { startConfiguredDevServer } from './infrastructure';
 import type { TemporalDevServer } from './temporal-server';
-import { clusterFaults, startChaosCluster, type ClusterFault } from './chaos-cluster';
+import { CLUSTER_CHAOS_ENV, clusterFaults, startChaosCluster, type ClusterFault } from './chaos-cluster';
 import { createBuyers, type ChaosCatalogue, type Outcome } from './chaos-buyers';
 import { checkBooks, OPEN_ORDER_STATUSES, OPEN_REFUND_STATUSES } from './chaos-books';
 
@@ -175,7 +175,8 @@ type RunOptions = ReturnType<typeof readOptions>;
  * back. The worker's deaths are ours; the API's would be a finding.
  */
 async function startStack(run: RunOptions, random: () => number) {
-  const env: NodeJS.ProcessEnv = { ...process.env, ...CHAOS_ENV };
+  // On a cluster, a data directory and ports of its own (chaos-cluster.ts), so it never meets a dev-server run.
+  const env: NodeJS.ProcessEnv = { ...process.env, ...CHAOS_ENV, ...(run.cluster ? CLUSTER_CHAOS_ENV : {}) };
   const config = loadConfig(env);
   const dataDir = resolve(config.DATA_DIR);
   rmSync(dataDir, { recursive: true, force: true });

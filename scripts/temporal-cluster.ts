@@ -203,8 +203,9 @@ function superviseBinary(
     const startedAt = Date.now();
     for (const done of waiters.splice(0)) done();
     child.on('exit', (code, signal) => {
-      // Exit code 0 is a graceful stop it was asked for (Ctrl-C reaches the whole process group): not a crash.
-      if (stopping || code === 0) return;
+      // Exit code 0, or death by SIGINT or SIGTERM, is a stop it was asked for (Ctrl-C reaches the whole
+      // process group; the UI server dies of SIGINT rather than exiting): not a crash.
+      if (stopping || code === 0 || signal === 'SIGINT' || signal === 'SIGTERM') return;
       restarts = Date.now() - startedAt > 30_000 ? 0 : restarts + 1;
       const delay = Math.min(10_000, 250 * 2 ** Math.min(restarts, 5));
       log(`Temporal ${name} exited (${signal ?? code}); restarting in ${delay} ms (log: ${logFile})`);
@@ -327,7 +328,13 @@ const code = (err: unknown) => (err as { code?: number }).code;
 /** gRPC status codes (the numbers are fixed by the gRPC spec). */
 const grpcStatus = { NOT_FOUND: 5, ALREADY_EXISTS: 6 } as const;
 
-/** Registers `namespace` unless it exists (retention 7 days), then waits until the frontend serves it. */
+/**
+ * Registers `namespace` unless it exists (retention 7 days), then waits until the frontend serves it.
+ * DescribeNamespace reads the database, but most calls resolve the name through the frontend's namespace
+ * registry, a cache that remembers a miss for a while and refreshes every few seconds: a namespace just
+ * registered is described at once and still "not found" to the operator service. So it is ready only once a
+ * registry-served call (listing its search attributes) finds it too.
+ */
 export async function ensureNamespace(
   connection: Connection,
   namespace: string,
@@ -339,6 +346,7 @@ export async function ensureNamespace(
   for (;;) {
     try {
       await connection.workflowService.describeNamespace({ namespace });
+      await connection.operatorService.listSearchAttributes({ namespace });
       return;
     } catch (err) {
       if (code(err) !== grpcStatus.NOT_FOUND || Date.now() > deadline) throw err;

@@ -247,6 +247,22 @@ describe('refunds through the API', () => {
     ).toBe(202);
   });
 
+  test('when support rejects a refund above the threshold the moment it is requested, without waiting to see AWAITING_APPROVAL, then the rejection is taken and the refund ends REJECTED', async () => {
+    const catalogue = await createCatalogue(platform.db, { capacity: 10 });
+    const { token, orderId } = await buyPaid(catalogue, 2);
+    const requested = await requestRefund(orderId, token, { reason: 'big one' });
+    const rejected = await call(platform, 'POST', `/v1/refunds/${requested.body.refundId}/reject`, {
+      token: support(),
+      body: { reason: 'outside policy' },
+    });
+    expect(rejected.status).toBe(200);
+    expect(rejected.body.status).toBe('REJECTED');
+    expect((await refundWhen(requested.body.refundId, token, (r) => r.status === 'REJECTED')).status).toBe(
+      'REJECTED',
+    );
+    expect(await platform.db('ledger_entries').where({ refund_id: requested.body.refundId })).toHaveLength(0);
+  });
+
   test('when a Stripe refund goes pending and then fails by webhook, then the refund ends FAILED with the reason, the ticket is valid again and the amount is refundable again', async () => {
     const catalogue = await createCatalogue(platform.db, { capacity: 10 });
     const { token, orderId, order } = await buyPaid(catalogue, 1, {

@@ -73,13 +73,20 @@ export async function refundWorkflow(input: RefundInput): Promise<RefundResult> 
   setHandler(refundStatusQuery, () => view);
   setHandler(statusQuery, () => view);
   setHandler(refundOutcomeSignal, (outcome) => void outcomes.push(outcome));
+  // A refund that needs approval is awaiting it from the start: the database says AWAITING_APPROVAL as soon as
+  // the status activity commits, and the workflow learns it a workflow task later (a hop through matching and
+  // history on a cluster), so a decision read off the API in between is taken too, not refused as REQUESTED.
+  // No patch marker: validators are not replayed, and in every recorded history an accepted decision came in
+  // AWAITING_APPROVAL, after which both versions of the handler's wait agree.
+  const undecided = () =>
+    view.status === 'AWAITING_APPROVAL' || (input.needsApproval && view.status === 'REQUESTED');
   const decide = (approved: boolean) => async (d: RefundDecision) => {
     decision ??= { ...d, approved };
-    await condition(() => view.status !== 'AWAITING_APPROVAL');
+    await condition(() => !undecided());
     return view;
   };
   const awaitingDecision = (_decision: RefundDecision) => {
-    if (view.status !== 'AWAITING_APPROVAL' || decision !== undefined) {
+    if (!undecided() || decision !== undefined) {
       throw ApplicationFailure.nonRetryable(
         `the refund is ${decision ? (decision.approved ? 'already approved' : 'already rejected') : view.status}`,
         REFUND_DECISION_CONFLICT,
