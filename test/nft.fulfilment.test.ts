@@ -187,6 +187,11 @@ describe('NFT tickets on a local anvil chain', () => {
       'checkout-fulfilment-api-card-paid-wallet',
       client.workflow.getHandle(checkoutWorkflowId(orderId)),
     );
+    await recordHistory('nft-mint-v1-api-minted', client.workflow.getHandle(nftMintWorkflowId(orderId)));
+    await recordHistory(
+      'send-message-v1-api-order-confirmed',
+      client.workflow.getHandle(messageWorkflowId(MessageKind.OrderConfirmed, orderId)),
+    );
   });
 
   test('when several orders are minted, then PAID to MINTED time is reported (a measurement, not a goal)', async () => {
