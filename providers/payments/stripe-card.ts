@@ -32,11 +32,7 @@ const METADATA_VALUE_MAX = 500;
 
 /** Builds the real CardPayments over Stripe PaymentIntents. */
 export function createStripeCardPayments(options: StripeCardPaymentsOptions): StripeCardPayments {
-  const stripe = new Stripe(options.secretKey, {
-    ...(options.apiBase === undefined ? {} : stripeHostOptions(options.apiBase)),
-    // Pinned by the SDK version; the typed shapes below are written against it.
-    apiVersion: Stripe.API_VERSION as Stripe.LatestApiVersion,
-  });
+  const stripe = createStripeClient(options);
 
   return {
     provider: 'stripe',
@@ -150,6 +146,15 @@ export function createStripeCardPayments(options: StripeCardPaymentsOptions): St
       return verifyStripeEvent(rawBody, signatureHeader, options.webhookSecret);
     },
   };
+}
+
+/** The Stripe SDK client every Stripe adapter uses (cards, Connect payouts); `apiBase` points it at stripe-mock. */
+export function createStripeClient(options: { secretKey: string; apiBase?: string }): Stripe {
+  return new Stripe(options.secretKey, {
+    ...(options.apiBase === undefined ? {} : stripeHostOptions(options.apiBase)),
+    // Pinned by the SDK version; the adapters' typed shapes are written against it.
+    apiVersion: Stripe.API_VERSION as Stripe.LatestApiVersion,
+  });
 }
 
 /** Turns `http://127.0.0.1:12111` into the SDK's separate protocol/host/port settings. */

@@ -1,5 +1,5 @@
 import Stripe from 'stripe';
-import { stripeHostOptions } from '../payments/stripe-card';
+import { createStripeClient } from '../payments/stripe-card';
 import { TransferRefusedError, type PayoutTransfer, type Payouts } from './ports';
 
 /** Settings for the Stripe Connect adapter; `apiBase` points it at stripe-mock in tests. */
@@ -10,10 +10,7 @@ export interface StripePayoutsOptions {
 
 /** Builds the real Payouts over Stripe Connect transfers from the platform's balance. */
 export function createStripePayouts(options: StripePayoutsOptions): Payouts {
-  const stripe = new Stripe(options.secretKey, {
-    ...(options.apiBase === undefined ? {} : stripeHostOptions(options.apiBase)),
-    apiVersion: Stripe.API_VERSION as Stripe.LatestApiVersion,
-  });
+  const stripe = createStripeClient(options);
   return {
     provider: 'stripe',
     sandboxed: false,
