@@ -3,6 +3,7 @@
 // Every check returns findings; any finding fails the run.
 import type { Client } from '@temporalio/client';
 import type { Db } from '../db';
+import { CHECKOUT_WORKFLOW_TYPES, CHECKOUT_WORKFLOW_TYPE_FILTER } from '../domain';
 import type { ChaosCatalogue, Outcome } from './chaos-buyers';
 
 /** Order statuses that may still move on their own: the settle phase waits for them to end. */
@@ -229,13 +230,13 @@ function isExpectedRefusal(o: Outcome): boolean {
 /** No workflow failed, timed out or was terminated, and none is still running for an order that has ended. */
 async function checkTemporal(db: Db, client: Client, eventId: string): Promise<string[]> {
   const problems: string[] = [];
-  for (const type of ['checkoutWorkflow', 'refundWorkflow', 'latePaymentWorkflow']) {
+  for (const type of [...CHECKOUT_WORKFLOW_TYPES, 'refundWorkflow', 'latePaymentWorkflow']) {
     for (const status of ['Failed', 'Terminated', 'TimedOut']) {
       const { count } = await client.workflow.count(`WorkflowType="${type}" AND ExecutionStatus="${status}"`);
       if (count > 0) problems.push(`${count} ${type} executions ${status}`);
     }
   }
-  const running = (await client.workflow.count(`WorkflowType="checkoutWorkflow" AND ExecutionStatus="Running"`))
+  const running = (await client.workflow.count(`${CHECKOUT_WORKFLOW_TYPE_FILTER} AND ExecutionStatus="Running"`))
     .count;
   const open = await db('orders')
     .where({ event_id: eventId })

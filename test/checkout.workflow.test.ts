@@ -22,7 +22,7 @@ import {
   type CheckoutView,
   type PaymentOutcome,
 } from '../domain';
-import type { checkoutWorkflow } from '../workflows/checkout';
+import type { checkoutWorkflowV2 } from '../workflows/checkout';
 import type { latePaymentWorkflow } from '../workflows/late-payment';
 import { createTemporalEnv, uid, Worker, workerOptions } from './support/env';
 import { recordHistory } from './support/histories';
@@ -96,7 +96,7 @@ function fakeActivities(overrides: Overrides = {}) {
 let taskQueue = 'checkout-test';
 async function place(input: CheckoutInput) {
   const placement = await env.client.workflow.executeUpdateWithStart(awaitPlacementUpdate, {
-    startWorkflowOperation: new WithStartWorkflowOperation<typeof checkoutWorkflow>('checkoutWorkflow', {
+    startWorkflowOperation: new WithStartWorkflowOperation<typeof checkoutWorkflowV2>('checkoutWorkflowV2', {
       workflowId: checkoutWorkflowId(input.orderId),
       taskQueue,
       args: [input],
@@ -105,7 +105,7 @@ async function place(input: CheckoutInput) {
   });
   return {
     placement,
-    handle: env.client.workflow.getHandle<typeof checkoutWorkflow>(checkoutWorkflowId(input.orderId)),
+    handle: env.client.workflow.getHandle<typeof checkoutWorkflowV2>(checkoutWorkflowId(input.orderId)),
   };
 }
 

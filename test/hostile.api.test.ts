@@ -3,7 +3,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { BODY_LIMIT } from '../api/app';
 import { deriveOrderId } from '../api/orders';
 import { checkoutRequestSchema } from '../api/routes/checkouts';
-import { checkoutWorkflowId } from '../domain';
+import { CHECKOUT_WORKFLOW_TYPE_FILTER, checkoutWorkflowId } from '../domain';
 import { createCatalogue, uid } from './support/env';
 import { startTestPlatform, type TestPlatform } from './support/platform';
 
@@ -707,7 +707,7 @@ describe('after all of the above', () => {
       .sort();
     const workflows = async () => {
       const ids: string[] = [];
-      for await (const wf of platform.client.workflow.list({ query: 'WorkflowType="checkoutWorkflow"' }))
+      for await (const wf of platform.client.workflow.list({ query: CHECKOUT_WORKFLOW_TYPE_FILTER }))
         ids.push(wf.workflowId);
       return ids.sort();
     };

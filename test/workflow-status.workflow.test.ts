@@ -3,6 +3,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { bundleWorkflowCode } from '@temporalio/worker';
 import {
   checkoutStatusQuery,
+  CHECKOUT_WORKFLOW_TYPES,
   checkoutWorkflowId,
   eventCancellationWorkflowId,
   FailureType,
@@ -65,33 +66,36 @@ async function statusAtEnd(
 const catalogue = { organizerId: 'org_s', eventId: 'evt_s', ticketTypeId: 'tt_s' };
 
 describe('the status query', () => {
-  test('when support asks a checkout, then it answers the order as checkoutStatus does', async () => {
-    const input = checkoutInput(catalogue);
-    const taskQueue = uid('status-test');
-    const worker = await Worker.create({
-      ...workerOptions(env, taskQueue),
-      workflowsPath: undefined,
-      workflowBundle: bundle,
-      activities: {
-        reserveSeats: () => {
-          throw ApplicationFailure.nonRetryable('sold out', FailureType.SoldOut);
+  test.each(CHECKOUT_WORKFLOW_TYPES)(
+    'when support asks a checkout of type %s, then it answers the order as checkoutStatus does',
+    async (type) => {
+      const input = checkoutInput(catalogue);
+      const taskQueue = uid('status-test');
+      const worker = await Worker.create({
+        ...workerOptions(env, taskQueue),
+        workflowsPath: undefined,
+        workflowBundle: bundle,
+        activities: {
+          reserveSeats: () => {
+            throw ApplicationFailure.nonRetryable('sold out', FailureType.SoldOut);
+          },
+          recordOrderProgress: () => undefined,
         },
-        recordOrderProgress: () => undefined,
-      },
-    });
-    const [status, own] = await worker.runUntil(async () => {
-      const handle = await env.client.workflow.start('checkoutWorkflow', {
-        workflowId: checkoutWorkflowId(input.orderId),
-        taskQueue,
-        args: [input],
       });
-      await handle.result();
-      asked.add('checkoutWorkflow');
-      return Promise.all([handle.query(statusQuery), handle.query(checkoutStatusQuery)]);
-    });
-    expect(status).toMatchObject({ status: 'FAILED', orderId: input.orderId, reason: 'SOLD_OUT' });
-    expect(status).toEqual(own);
-  });
+      const [status, own] = await worker.runUntil(async () => {
+        const handle = await env.client.workflow.start(type, {
+          workflowId: checkoutWorkflowId(input.orderId),
+          taskQueue,
+          args: [input],
+        });
+        await handle.result();
+        asked.add(type);
+        return Promise.all([handle.query(statusQuery), handle.query(checkoutStatusQuery)]);
+      });
+      expect(status).toMatchObject({ status: 'FAILED', orderId: input.orderId, reason: 'SOLD_OUT' });
+      expect(status).toEqual(own);
+    },
+  );
 
   test('when support asks a late payment, then it says whether tickets were issued or a refund is owed', async () => {
     const orderId = uid('ord');
