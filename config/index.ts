@@ -152,7 +152,7 @@ const schema = z.object({
   SCHEDULE_HOLD_SWEEP_SECONDS: z.coerce.number().int().min(10).max(86_400).default(60),
   /** Cron specs (UTC) of the weekly payouts, the daily rewards sweep and the daily reconciliation. */
   SCHEDULE_WEEKLY_PAYOUTS_CRON: z.string().default('0 6 * * MON'),
-  SCHEDULE_DAILY_REWARDS_CRON: z.string().default('30 2 * * *'),
+  SCHEDULE_DAILY_REWARDS_CRON: z.string().default('30 * * * *'),
   SCHEDULE_DAILY_RECONCILIATION_CRON: z.string().default('0 4 * * *'),
   /** A hold whose checkout workflow is gone or closed is released by the sweeper this long after it lapsed. */
   HOLD_SWEEP_GRACE_SECONDS: z.coerce.number().int().min(0).default(60),

@@ -4,6 +4,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { createCheckoutActivities } from '../activities/checkout';
 import type { createPaymentActivities } from '../activities/payments';
 import type { createRefundActivities } from '../activities/refunds';
+import type { createRewardActivities } from '../activities/rewards';
 import {
   awaitPlacementUpdate,
   cancelCheckoutUpdate,
@@ -33,7 +34,8 @@ type Activities = ReturnType<typeof createCheckoutActivities> &
   Pick<
     ReturnType<typeof createRefundActivities>,
     'voidOrRefundPayment' | 'recordRefundOwed' | 'refundLatePayment'
-  >;
+  > &
+  Pick<ReturnType<typeof createRewardActivities>, 'accrueOrderPoints'>;
 
 let env: TestWorkflowEnvironment;
 let bundle: Awaited<ReturnType<typeof import('@temporalio/worker').bundleWorkflowCode>>;
@@ -85,6 +87,7 @@ function fakeActivities(overrides: Overrides = {}) {
     voidOrRefundPayment: record('voidOrRefundPayment', () => ({ outcome: 'canceled' as const })),
     recordRefundOwed: record('recordRefundOwed', ({ orderId }) => ({ refundId: `ref_${orderId}` })),
     refundLatePayment: record('refundLatePayment', ({ orderId }) => ({ refundId: `ref_${orderId}` })),
+    accrueOrderPoints: record('accrueOrderPoints', () => ({ points: 0, vestsAt: new Date().toISOString() })),
   };
   const wrapped = Object.fromEntries(
     Object.entries(overrides).map(([name, fn]) => [name, record(name, fn as (i: unknown) => unknown)]),
@@ -146,7 +149,7 @@ describe('checkoutWorkflow', () => {
     expect(result.placement.status).toBe('PAID');
     expect(result.placement.tickets).toHaveLength(1);
     expect(result.final.history.map((h) => h.status)).toEqual(['AWAITING_PAYMENT', 'PAID']);
-    expect(fake.names()).toEqual(['reserveSeats', 'chargeCard', 'issueTickets']);
+    expect(fake.names()).toEqual(['reserveSeats', 'chargeCard', 'issueTickets', 'accrueOrderPoints']);
   });
 
   test('when the card is declined, then the hold is released and the order ends FAILED', async () => {
@@ -205,7 +208,7 @@ describe('checkoutWorkflow', () => {
       payment: { status: 'requires_action', hostedUrl: 'http://3ds/pi_3ds' },
     });
     expect(final.status).toBe('PAID');
-    expect(fake.names()).toEqual(['reserveSeats', 'chargeCard', 'issueTickets']);
+    expect(fake.names()).toEqual(['reserveSeats', 'chargeCard', 'issueTickets', 'accrueOrderPoints']);
   });
 
   test('when 3-D Secure is abandoned, then the hold expires: payment voided, seats released, EXPIRED', async () => {
@@ -431,7 +434,7 @@ describe('checkoutWorkflow with webhook-driven outcomes', () => {
       return final;
     });
     expect(final).toMatchObject({ status: 'PAID', payment: { status: 'succeeded' } });
-    expect(fake.names()).toEqual(['reserveSeats', 'chargeCard', 'issueTickets']);
+    expect(fake.names()).toEqual(['reserveSeats', 'chargeCard', 'issueTickets', 'accrueOrderPoints']);
   });
 
   test('when a crypto payment is reported while an unpaid order is being wound up, then the late-payment workflow takes it over', async () => {
@@ -467,14 +470,16 @@ describe('checkoutWorkflow with webhook-driven outcomes', () => {
       outcome: 'tickets_issued',
       tickets: [expect.objectContaining({ code: 'CODE-1' })],
     });
-    expect(fake.names()).toEqual([
+    // The late payment's rewards workflow accrues the points on its own time: not part of this sequence.
+    const steps = fake.calls.filter((c) => c.name !== 'accrueOrderPoints');
+    expect(steps.map((c) => c.name)).toEqual([
       'reserveSeats',
       'createCryptoCharge',
       'voidOrRefundPayment',
       'releaseHold',
       'issueTickets',
     ]);
-    expect(fake.calls.at(-1)?.input).toEqual({ orderId: input.orderId });
+    expect(steps.at(-1)?.input).toEqual({ orderId: input.orderId });
   });
 });
 
@@ -558,7 +563,7 @@ describe('checkoutWorkflow fulfilment', () => {
     expect(seen.confirmation.taskQueue).toBe(NOTIFICATIONS_TASK_QUEUE);
     const started = seen.mintHistory.events?.[0]?.workflowExecutionStartedEventAttributes;
     expect(started?.parentWorkflowExecution?.workflowId).toBe(checkoutWorkflowId(input.orderId));
-    expect(fake.names()).toEqual(['reserveSeats', 'chargeCard', 'issueTickets']);
+    expect(fake.names()).toEqual(['reserveSeats', 'chargeCard', 'issueTickets', 'accrueOrderPoints']);
   });
 
   test('when a paid buyer gave neither a wallet nor contact details, then no child workflow starts', async () => {

@@ -1,7 +1,5 @@
-import { WorkflowNotFoundError } from '@temporalio/client';
 import {
   checkoutWorkflowId,
-  orderRewardsWorkflowId,
   refundWorkflowId,
   CHECKOUT_TASK_QUEUE,
   type DailyRewardsResult,
@@ -108,15 +106,40 @@ async function rewardsWhen(who: Buyer, done: (r: any) => boolean) {
   return r;
 }
 
-/** Waits for an order's rewards workflow to vest its points (the checkout starts it just after answering PAID). */
+/** One run of the rewards sweep as of now, as the `bilten-daily-rewards` schedule starts it. */
+const sweep = (): Promise<DailyRewardsResult> =>
+  platform.client.workflow.execute('dailyRewardsWorkflow', {
+    taskQueue: CHECKOUT_TASK_QUEUE,
+    workflowId: uid('rewards-sweep-test'),
+    args: [{}],
+  });
+
+/**
+ * Vests an order's points the way production does: waits for its checkout to close (it accrues them as a local
+ * activity after PAID), then runs the rewards sweep (the schedule's workflow) until the order is vested, and reads
+ * what the order earned from its entries.
+ */
 async function vested(orderId: string): Promise<OrderRewardsResult> {
+  await platform.client.workflow.getHandle(checkoutWorkflowId(orderId)).result();
   for (let i = 0; ; i++) {
-    try {
-      return await platform.client.workflow.getHandle(orderRewardsWorkflowId(orderId)).result();
-    } catch (err) {
-      if (!(err instanceof WorkflowNotFoundError) || i > 100) throw err;
-      await sleep(100);
+    await sweep();
+    const entries = await platform
+      .db('reward_entries')
+      .where({ order_id: orderId })
+      .select('kind', 'points', 'available_delta', 'vests_at');
+    // A vest moves points from pending to available (its `points`, their sum, is 0): what vested is the latter.
+    const of = (kind: string, column = 'points') =>
+      entries.filter((e) => e.kind === kind).reduce((n, e) => n + Number(e[column]), 0);
+    const accrual = entries.find((e) => e.kind === 'ACCRUAL');
+    if (entries.some((e) => e.kind === 'VEST') || i > 100) {
+      return {
+        accrued: of('ACCRUAL'),
+        vested: of('VEST', 'available_delta'),
+        vestsAt: accrual ? new Date(accrual.vests_at).toISOString() : '',
+        referralBonus: of('REFERRAL_BONUS'),
+      };
     }
+    await sleep(200);
   }
 }
 
@@ -142,7 +165,7 @@ const kinds = (r: { entries: Array<{ kind: string; points: number }> }) =>
   r.entries.map((e) => [e.kind, e.points]);
 
 describe('rewards', () => {
-  test('when an order is paid, then its points are pending until the event has ended, and vest on their timer', async () => {
+  test('when an order is paid, then its points are pending until the event has ended, and the rewards sweep vests them after that', async () => {
     // The event ends in 3 s: its points vest 2 s after that.
     const event = await eventEnded(-3000);
     const b = buyer();
@@ -151,6 +174,9 @@ describe('rewards', () => {
     expect(pending).toMatchObject({ pendingPoints: 50, availablePoints: 0, tier: 'bronze' });
     expect(pending.referralCode).toMatch(/^B[A-Z2-9]{10}$/);
     expect(pending.entries[0]).toMatchObject({ kind: 'ACCRUAL', points: 50, orderId: order.orderId });
+    // A sweep before the event has ended vests nothing.
+    await sweep();
+    expect(await rewards(b)).toMatchObject({ pendingPoints: 50, availablePoints: 0 });
 
     const result = await vested(order.orderId);
     expect(result).toMatchObject({ accrued: 50, vested: 50, referralBonus: 0 });
@@ -162,8 +188,8 @@ describe('rewards', () => {
     ]);
     expect(after.entries[0].expiresAt).toEqual(expect.any(String));
     await recordHistory(
-      'rewards-order-v1-api-vested',
-      platform.client.workflow.getHandle(orderRewardsWorkflowId(order.orderId)),
+      'checkout-inline-rewards-api-card-paid',
+      platform.client.workflow.getHandle(checkoutWorkflowId(order.orderId)),
     );
   });
 

@@ -1,4 +1,12 @@
-import { log, ParentClosePolicy, proxyActivities, setHandler, sleep, startChild } from '@temporalio/workflow';
+import {
+  log,
+  ParentClosePolicy,
+  proxyActivities,
+  proxyLocalActivities,
+  setHandler,
+  sleep,
+  startChild,
+} from '@temporalio/workflow';
 import {
   orderRewardsQuery,
   orderRewardsWorkflowId,
@@ -12,6 +20,16 @@ import type { createRewardActivities } from '../activities/rewards';
 import { dbWrite } from './activity-options';
 
 const rewards = proxyActivities<ReturnType<typeof createRewardActivities>>(dbWrite);
+/**
+ * The accrual as a local activity of the checkout: one Postgres transaction of a few milliseconds, recorded as one
+ * marker in the checkout's history. It gives up after a minute (Postgres down), and the checkout then falls back to
+ * the rewards workflow, which retries it durably: points are never lost, and never a reason to hold up a sale.
+ */
+const rewardsLocal = proxyLocalActivities<ReturnType<typeof createRewardActivities>>({
+  ...dbWrite,
+  scheduleToCloseTimeout: '1m',
+  localRetryThreshold: '10s',
+});
 
 /**
  * One paid order's points, `rewards-order-<orderId>`: records them as pending, sleeps on a durable timer until the
@@ -46,6 +64,28 @@ export async function orderRewardsWorkflow(input: OrderRewardsInput): Promise<Or
     vestsAt: accrued.vestsAt,
     referralBonus: vested.referralBonus,
   };
+}
+
+/**
+ * Records a paid order's points as pending, inside the checkout (no workflow of its own): the rewards schedule
+ * (`dailyRewardsWorkflow`, `vestDueOrders`) vests them once the event has ended and its refund window passed, as
+ * it always did for orders whose timer was lost. The accrual is idempotent by order id. When it cannot be recorded
+ * within its minute, the order's rewards workflow is started instead, so the points still come. Never throws.
+ */
+export async function accrueOrderRewards(order: {
+  orderId: string;
+  buyerId: string;
+  eventId: string;
+}): Promise<void> {
+  try {
+    await rewardsLocal.accrueOrderPoints({ orderId: order.orderId });
+  } catch (err) {
+    log.warn('points not accrued inline; starting the rewards workflow', {
+      orderId: order.orderId,
+      error: String(err),
+    });
+    await startOrderRewards(order);
+  }
 }
 
 /**
