@@ -123,6 +123,7 @@ const BUILT_INTO_V2: ReadonlySet<string> = new Set([
   IDS_ONLY_ORDER_VIEW,
   CANCEL_REASON_BY_ROLE,
   ORDER_REWARDS,
+  INLINE_REWARDS,
   'fulfilment-children-v1',
   'checkout-ignores-outcomes-of-other-payments',
   'checkout-hands-late-crypto-payments-over',
