@@ -116,12 +116,15 @@ export const cancelCheckoutUpdate = defineUpdate<CheckoutView, [{ requestedBy: s
 /** Task queue of the checkout workflow and its activities. */
 export const CHECKOUT_TASK_QUEUE = 'checkout';
 
-/** The checkout workflow id is the order's business key. */
 /** Every checkout workflow type that may run: the first, kept for runs in flight, and the one the API starts. */
 export const CHECKOUT_WORKFLOW_TYPES = ['checkoutWorkflow', 'checkoutWorkflowV2'] as const;
+/** A visibility filter matching workflows of any of `types`. */
+export const workflowTypeIn = (...types: string[]): string =>
+  `WorkflowType IN (${types.map((t) => `"${t}"`).join(', ')})`;
 /** A visibility filter for checkouts of either type. */
-export const CHECKOUT_WORKFLOW_TYPE_FILTER = `WorkflowType IN (${CHECKOUT_WORKFLOW_TYPES.map((t) => `"${t}"`).join(', ')})`;
+export const CHECKOUT_WORKFLOW_TYPE_FILTER = workflowTypeIn(...CHECKOUT_WORKFLOW_TYPES);
 
+/** The checkout workflow id is the order's business key. */
 export function checkoutWorkflowId(orderId: string): string {
   return `checkout-${orderId}`;
 }

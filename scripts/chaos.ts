@@ -19,7 +19,7 @@ import pg from 'pg';
 import { loadConfig } from '../config';
 import { platformDataConverter } from '../temporal/payload-codec';
 import { createDb, migrateLatest, type Db } from '../db';
-import { CHECKOUT_WORKFLOW_TYPES } from '../domain';
+import { CHECKOUT_WORKFLOW_TYPES, workflowTypeIn } from '../domain';
 import { childByName, spawnTs, stopChild } from '../bench/processes';
 import { apiAnswers, type ReadinessProbe } from './readiness';
 import { startPostgres, type PostgresHandle } from './postgres';
@@ -415,7 +415,7 @@ async function settle(stack: Stack, client: Client, eventId: string, seconds: nu
     (
       await client.workflow
         .count(
-          `ExecutionStatus="Running" AND WorkflowType IN ("${[...CHECKOUT_WORKFLOW_TYPES, 'latePaymentWorkflow', 'refundWorkflow'].join('", "')}")`,
+          `ExecutionStatus="Running" AND ${workflowTypeIn(...CHECKOUT_WORKFLOW_TYPES, 'latePaymentWorkflow', 'refundWorkflow')}`,
         )
         .catch(() => ({ count: -1 }))
     ).count;

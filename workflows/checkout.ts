@@ -80,8 +80,8 @@ export const CANCEL_REASON_BY_ROLE = 'checkout-cancel-reason-by-role-v1';
 export const ORDER_REWARDS = 'checkout-order-rewards-v1';
 /**
  * Patch id: a paid order's points are accrued by a local activity of the checkout and vested by the rewards
- * schedule, instead of a `rewards-order-<orderId>` workflow per order sleeping on its own timer (issue 12: ~17
- * history events and a workflow start per order saved). Histories before it start that workflow.
+ * schedule, instead of a `rewards-order-<orderId>` workflow per order sleeping on its own timer (issue 12: measured on one
+ * instant card order, 81 history events over 3 workflows became 55 over 2). Histories before it start that workflow.
  */
 export const INLINE_REWARDS = 'checkout-inline-rewards-v1';
 

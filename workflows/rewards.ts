@@ -19,6 +19,9 @@ import {
 import type { createRewardActivities } from '../activities/rewards';
 import { dbWrite } from './activity-options';
 
+/** What the checkout tells the rewards about a paid order: its ids only. */
+type RewardedOrder = { orderId: string; buyerId: string; eventId: string };
+
 const rewards = proxyActivities<ReturnType<typeof createRewardActivities>>(dbWrite);
 /**
  * The accrual as a local activity of the checkout: one Postgres transaction of a few milliseconds, recorded as one
@@ -72,11 +75,7 @@ export async function orderRewardsWorkflow(input: OrderRewardsInput): Promise<Or
  * it always did for orders whose timer was lost. The accrual is idempotent by order id. When it cannot be recorded
  * within its minute, the order's rewards workflow is started instead, so the points still come. Never throws.
  */
-export async function accrueOrderRewards(order: {
-  orderId: string;
-  buyerId: string;
-  eventId: string;
-}): Promise<void> {
+export async function accrueOrderRewards(order: RewardedOrder): Promise<void> {
   try {
     await rewardsLocal.accrueOrderPoints({ orderId: order.orderId });
   } catch (err) {
@@ -93,11 +92,7 @@ export async function accrueOrderRewards(order: {
  * start and never throws: points are a bonus, never a reason for a sale to fail (the daily sweep vests orders
  * whose points were recorded, whatever became of their timer).
  */
-export async function startOrderRewards(order: {
-  orderId: string;
-  buyerId: string;
-  eventId: string;
-}): Promise<void> {
+export async function startOrderRewards(order: RewardedOrder): Promise<void> {
   try {
     await startChild(orderRewardsWorkflow, {
       workflowId: orderRewardsWorkflowId(order.orderId),
