@@ -1,0 +1,156 @@
+// The mixed sale (issue 12): a flash sale paid the way a real crowd pays, beside the instant-only one. 70% of the
+// buyers pay with an instant card (`pm_card_visa`), 15% with a card that needs 3-D Secure, completed on the
+// sandbox's challenge page, and 15% in crypto, paid on the sandbox's crypto page. The last two only become PAID
+// when the sandbox's signed webhook reaches the API, so this phase runs with webhooks on (`SANDBOX_WEBHOOKS=on` in
+// the worker and the API), where the instant-only sale runs with them off.
+//
+// A buyer's journey: POST /v1/checkouts with the payment of its plan; for a 3-D Secure or crypto buyer the press on
+// the hosted page (`completeHostedPayment`); then GET /v1/checkouts/:id until the buyer sees PAID. The sale's loop
+// (bench/sale.ts) walks the journey and keeps each buyer's checkout-to-PAID time under its plan's method, and
+// `mixedSaleFigures` turns those into the report's figures.
+import { latencySummary } from './report';
+
+/** How a buyer pays, as the report names it. */
+export type PaymentMethodKind = 'card' | '3ds' | 'crypto';
+
+/** The `payment` field of `POST /v1/checkouts` (shared/API.md). */
+export type CheckoutPaymentBody = { method: 'card'; paymentMethodId: string } | { method: 'crypto' };
+
+/** What one buyer does to pay: what it sends with the checkout, and what it presses on the hosted page after. */
+export interface PaymentPlan {
+  kind: PaymentMethodKind;
+  payment: CheckoutPaymentBody;
+  /**
+   * The button pressed on the sandbox hosted page (`POST <hostedUrl>/complete`): the challenge passed, the crypto
+   * paid. Absent for an instant card, which the checkout's own answer already shows PAID.
+   */
+  press?: 'succeeded' | 'confirmed';
+}
+
+const PLANS: Record<PaymentMethodKind, PaymentPlan> = {
+  card: { kind: 'card', payment: { method: 'card', paymentMethodId: 'pm_card_visa' } },
+  '3ds': {
+    kind: '3ds',
+    payment: { method: 'card', paymentMethodId: 'pm_card_threeDSecure2Required' },
+    press: 'succeeded',
+  },
+  crypto: { kind: 'crypto', payment: { method: 'crypto' }, press: 'confirmed' },
+};
+
+/** The instant-only sale's plan, for every buyer. */
+export const instantCardPlan = (): PaymentPlan => PLANS.card;
+
+/** The issue's mix: 70% instant card, 15% 3-D Secure, 15% crypto. */
+export const MIXED_SALE_SHARES: Readonly<Record<PaymentMethodKind, number>> = {
+  card: 0.7,
+  '3ds': 0.15,
+  crypto: 0.15,
+};
+
+/** The smallest number of buyers over which the mix comes out exactly (14 + 3 + 3). */
+export const MIX_CYCLE_LENGTH = 20;
+
+/**
+ * One cycle of buyers, each slot given to the method furthest behind its share so far: the mix holds over every
+ * 20 consecutive buyers and the slow methods are spread through the cycle rather than bunched at its end, so a
+ * sale cut short by the clock or by the last seat still has its mix.
+ */
+function mixCycle(shares: Readonly<Record<PaymentMethodKind, number>>, length: number): PaymentMethodKind[] {
+  const kinds = Object.keys(shares) as PaymentMethodKind[];
+  const taken = Object.fromEntries(kinds.map((k) => [k, 0])) as Record<PaymentMethodKind, number>;
+  const cycle: PaymentMethodKind[] = [];
+  for (let slot = 1; slot <= length; slot++) {
+    const behind = (k: PaymentMethodKind) => slot * shares[k] - taken[k];
+    const next = kinds.reduce((best, k) => (behind(k) > behind(best) ? k : best));
+    taken[next]++;
+    cycle.push(next);
+  }
+  return cycle;
+}
+const CYCLE = mixCycle(MIXED_SALE_SHARES, MIX_CYCLE_LENGTH);
+
+/** The mixed sale's plan for buyer `i` (0-based): the same buyer index always pays the same way. */
+export function mixedSalePlan(i: number): PaymentPlan {
+  return PLANS[CYCLE[((i % MIX_CYCLE_LENGTH) + MIX_CYCLE_LENGTH) % MIX_CYCLE_LENGTH]!];
+}
+
+/** What the hosted page answered to the press; `status` is missing when no answer came. */
+export interface PressAnswer {
+  status?: number;
+  /** The payment's state after the press: `succeeded` (3-D Secure), `COMPLETED` (crypto). */
+  paymentStatus?: string;
+  attempts: number;
+}
+
+/** The parts of the checkout's 201 answer the press needs. */
+export interface PlacedCheckout {
+  payment?: { hostedUrl?: string };
+}
+
+/**
+ * Presses the plan's button on the order's sandbox hosted page, as the buyer's browser would (JSON instead of a
+ * form post, to read the payment's new state). Errors and 5xx are retried a few times: the press is idempotent,
+ * a second one on a settled payment changes nothing. The order becomes PAID later, once the webhook is in.
+ */
+export async function completeHostedPayment(
+  plan: PaymentPlan,
+  placed: PlacedCheckout,
+  options: { fetch?: typeof fetch; retryDelayMs?: number; attempts?: number } = {},
+): Promise<PressAnswer> {
+  const answer: PressAnswer = { attempts: 0 };
+  const hostedUrl = placed.payment?.hostedUrl;
+  if (!plan.press || !hostedUrl) return answer;
+  const send = options.fetch ?? fetch;
+  const maxAttempts = options.attempts ?? 5;
+  while (answer.attempts < maxAttempts) {
+    answer.attempts++;
+    try {
+      const res = await send(`${hostedUrl}/complete`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ outcome: plan.press }),
+      });
+      answer.status = res.status;
+      const body = (await res.json().catch(() => null)) as { status?: string } | null;
+      answer.paymentStatus = body?.status;
+      if (res.status < 500) return answer;
+    } catch {
+      answer.status = undefined; // the API did not answer: press again
+    }
+    await new Promise((r) => setTimeout(r, options.retryDelayMs ?? 200));
+  }
+  return answer;
+}
+
+/** The payment state a press must leave for the order to be paid by its webhook. */
+export const PAID_AFTER_PRESS: Readonly<Record<'succeeded' | 'confirmed', string>> = {
+  succeeded: 'succeeded',
+  confirmed: 'COMPLETED',
+};
+
+/** What the mixed sale observed: tickets in PAID answers and each paid buyer's checkout-to-PAID time by method. */
+export interface MixedSaleObservation {
+  tickets: number;
+  /** Seconds of the selling window (as the instant sale's: to the last sale when the seats ran out). */
+  windowSeconds: number;
+  paidMsByMethod: Partial<Record<PaymentMethodKind, number[]>>;
+}
+
+/** The mixed sale's figures for the report: `mixedTicketsPerMinute` and checkout-to-PAID by method. */
+export function mixedSaleFigures(observed: MixedSaleObservation) {
+  const byMethod = Object.fromEntries(
+    (Object.keys(MIXED_SALE_SHARES) as PaymentMethodKind[]).map((kind) => {
+      const paid = observed.paidMsByMethod[kind] ?? [];
+      return [kind, { paid: paid.length, ...latencySummary(paid) }];
+    }),
+  ) as Record<PaymentMethodKind, { paid: number; p50: number; p95: number; p99: number }>;
+  return {
+    mixedTicketsPerMinute: Math.round((observed.tickets / Math.max(0.001, observed.windowSeconds)) * 60),
+    /** Checkout to PAID, p95, per method: the JSON line's `mixedPaidP95Ms`. */
+    mixedPaidP95Ms: Object.fromEntries(Object.entries(byMethod).map(([k, v]) => [k, v.p95])) as Record<
+      PaymentMethodKind,
+      number
+    >,
+    byMethod,
+  };
+}
