@@ -16,7 +16,12 @@ export type PaymentMethodKind = 'card' | '3ds' | 'crypto';
 /** The `payment` field of `POST /v1/checkouts` (shared/API.md). */
 export type CheckoutPaymentBody = { method: 'card'; paymentMethodId: string } | { method: 'crypto' };
 
-/** What one buyer does to pay: what it sends with the checkout, and what it presses on the hosted page after. */
+/** The parts of the checkout's 201 answer the hosted-page press needs. */
+export interface PlacedCheckout {
+  payment?: { hostedUrl?: string };
+}
+
+/** What one buyer does to pay: what it sends with the checkout, and how it completes a payment left open. */
 export interface PaymentPlan {
   kind: PaymentMethodKind;
   payment: CheckoutPaymentBody;
@@ -24,17 +29,39 @@ export interface PaymentPlan {
    * The button pressed on the sandbox hosted page (`POST <hostedUrl>/complete`): the challenge passed, the crypto
    * paid. Absent for an instant card, which the checkout's own answer already shows PAID.
    */
-  press?: 'succeeded' | 'confirmed';
+  press?: HostedPagePress;
+  /** Completes the order's open payment as the buyer would; the sale then reads the order until it is PAID. */
+  complete?: (order: PlacedCheckout) => Promise<void>;
+}
+
+/** The buttons the mixed sale's buyers press: 3-D Secure passed, crypto paid on time. */
+export type HostedPagePress = 'succeeded' | 'confirmed';
+
+/** The payment state a press must leave for the order to be paid by its webhook. */
+export const PAID_AFTER_PRESS: Readonly<Record<HostedPagePress, string>> = {
+  succeeded: 'succeeded',
+  confirmed: 'COMPLETED',
+};
+
+/** A plan whose buyer presses `press` on the hosted page, and fails loudly if the page did not take it. */
+function pressingPlan(kind: PaymentMethodKind, payment: CheckoutPaymentBody, press: HostedPagePress): PaymentPlan {
+  const plan: PaymentPlan = {
+    kind,
+    payment,
+    press,
+    complete: async (order) => {
+      const answer = await completeHostedPayment(plan, order);
+      if (answer.paymentStatus !== PAID_AFTER_PRESS[press])
+        throw new Error(`the hosted page answered ${answer.status ?? 'nothing'} ${answer.paymentStatus ?? ''}`);
+    },
+  };
+  return plan;
 }
 
 const PLANS: Record<PaymentMethodKind, PaymentPlan> = {
   card: { kind: 'card', payment: { method: 'card', paymentMethodId: 'pm_card_visa' } },
-  '3ds': {
-    kind: '3ds',
-    payment: { method: 'card', paymentMethodId: 'pm_card_threeDSecure2Required' },
-    press: 'succeeded',
-  },
-  crypto: { kind: 'crypto', payment: { method: 'crypto' }, press: 'confirmed' },
+  '3ds': pressingPlan('3ds', { method: 'card', paymentMethodId: 'pm_card_threeDSecure2Required' }, 'succeeded'),
+  crypto: pressingPlan('crypto', { method: 'crypto' }, 'confirmed'),
 };
 
 /** The instant-only sale's plan, for every buyer. */
@@ -82,18 +109,13 @@ export interface PressAnswer {
   attempts: number;
 }
 
-/** The parts of the checkout's 201 answer the press needs. */
-export interface PlacedCheckout {
-  payment?: { hostedUrl?: string };
-}
-
 /**
  * Presses the plan's button on the order's sandbox hosted page, as the buyer's browser would (JSON instead of a
  * form post, to read the payment's new state). Errors and 5xx are retried a few times: the press is idempotent,
  * a second one on a settled payment changes nothing. The order becomes PAID later, once the webhook is in.
  */
 export async function completeHostedPayment(
-  plan: PaymentPlan,
+  plan: Pick<PaymentPlan, 'press'>,
   placed: PlacedCheckout,
   options: { fetch?: typeof fetch; retryDelayMs?: number; attempts?: number } = {},
 ): Promise<PressAnswer> {
@@ -121,12 +143,6 @@ export async function completeHostedPayment(
   }
   return answer;
 }
-
-/** The payment state a press must leave for the order to be paid by its webhook. */
-export const PAID_AFTER_PRESS: Readonly<Record<'succeeded' | 'confirmed', string>> = {
-  succeeded: 'succeeded',
-  confirmed: 'COMPLETED',
-};
 
 /** What the mixed sale observed: tickets in PAID answers and each paid buyer's checkout-to-PAID time by method. */
 export interface MixedSaleObservation {

@@ -32,12 +32,13 @@ describe('the mixed sale plan', () => {
   test('when a plan is read, then it carries the checkout payment and the hosted-page press of its method', () => {
     const plans = Object.fromEntries(kindsOf(0, MIX_CYCLE_LENGTH).map((k, i) => [k, mixedSalePlan(i)]));
     expect(plans.card).toEqual({ kind: 'card', payment: { method: 'card', paymentMethodId: 'pm_card_visa' } });
-    expect(plans['3ds']).toEqual({
+    expect(plans['3ds']).toMatchObject({
       kind: '3ds',
       payment: { method: 'card', paymentMethodId: 'pm_card_threeDSecure2Required' },
       press: 'succeeded',
     });
-    expect(plans.crypto).toEqual({ kind: 'crypto', payment: { method: 'crypto' }, press: 'confirmed' });
+    expect(plans.crypto).toMatchObject({ kind: 'crypto', payment: { method: 'crypto' }, press: 'confirmed' });
+    expect(plans.card!.complete).toBeUndefined();
     expect(instantCardPlan()).toEqual(plans.card);
   });
 });
@@ -76,6 +77,17 @@ describe('completing a non-instant buyer', () => {
     const crypto = { kind: 'crypto', payment: { method: 'crypto' }, press: 'confirmed' } as const;
     const answer = await completeHostedPayment(crypto, placed, { fetch: fake, retryDelayMs: 1 });
     expect(answer).toEqual({ status: 200, paymentStatus: 'COMPLETED', attempts: 3 });
+  });
+
+  test('when the page does not leave the payment paid, then completing the buyer fails with what the page said', async () => {
+    const threeDSecure = mixedSalePlan(kindsOf(0, MIX_CYCLE_LENGTH).indexOf('3ds'));
+    const realFetch = global.fetch;
+    global.fetch = (async () => reply(404, { type: 'https://bilten.example/problems/not-found' })) as typeof fetch;
+    try {
+      await expect(threeDSecure.complete!(placed)).rejects.toThrow('the hosted page answered 404');
+    } finally {
+      global.fetch = realFetch;
+    }
   });
 
   test('when the buyer paid by instant card, then nothing is pressed', async () => {
