@@ -1,6 +1,7 @@
 import { createDb, type Db } from '../db';
 import { postgresWritesPerOrder, readPostgresWrites } from '../bench/postgres-writes';
-import { requiredEnv } from './support/env';
+import { lostOrders } from '../bench/scale-out';
+import { createCatalogue, requiredEnv, uid } from './support/env';
 
 // One connection, so the statistics this test causes are flushed by the backend the test then reads from.
 let db: Db;
@@ -29,5 +30,30 @@ describe('counting what a phase wrote to Postgres', () => {
     expect(after.nextTransactionId - before.nextTransactionId).toBe(2);
     expect(after.rowWrites - before.rowWrites).toBe(4);
     expect(postgresWritesPerOrder(before, after, 2)).toEqual({ commitsPerOrder: 1, rowWritesPerOrder: 2 });
+  });
+});
+
+describe('finding orders the buyers were shown as paid that the books do not have', () => {
+  test('when one shown order is PAID, one EXPIRED and one missing, then the last two are lost', async () => {
+    const catalogue = await createCatalogue(db, { capacity: 10 });
+    const order = (status: string) => ({
+      id: uid('ord'),
+      buyer_id: uid('buyer'),
+      event_id: catalogue.eventId,
+      organizer_id: catalogue.organizerId,
+      idempotency_key: uid('key'),
+      request_hash: 'h',
+      status,
+      total_minor: 2500,
+      currency: 'USD',
+      payment_method: 'card',
+    });
+    const paid = order('PAID');
+    const expired = order('EXPIRED');
+    await db('orders').insert([paid, expired]);
+    expect(await lostOrders(db, [paid.id, expired.id, 'ord_never_written'])).toEqual([
+      expired.id,
+      'ord_never_written',
+    ]);
   });
 });

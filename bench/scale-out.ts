@@ -1,0 +1,70 @@
+// The scale-out check (issue 12): the instant sale again, with two worker processes and two API processes (the
+// buyers spread over both APIs), beside the sale with one of each. The sizing model (sizing.ts) assumes that what
+// an order costs does not grow when processes are added; this is where that is tested on this box, with the audit
+// run on it too: nothing oversold, no order lost.
+import type { Db } from '../db';
+
+/** What one sale cost, as the bench measured it. */
+export interface SaleCost {
+  paidCheckouts: number;
+  /** Seconds of the selling window (to the last sale when the seats ran out). */
+  windowSeconds: number;
+  /** CPU seconds by component over the sale, as the bench's sampler names them (`worker`, `worker-2`, ...). */
+  cpuSeconds: Record<string, number>;
+  historyEventsPerOrder: number;
+}
+
+/**
+ * Components that are not the platform: the load generator and the baseline's idle worker. They are left out of
+ * the per-order cost, which is what a deployment would pay.
+ */
+const NOT_THE_PLATFORM = new Set(['bench', 'baseline-worker']);
+
+/** The kind of process a sampled component is: `worker-2` is a worker, `api-2` an API. */
+export const componentKind = (name: string) => name.replace(/-\d+$/, '');
+
+/** CPU ms per paid checkout by kind of component, the processes of one kind added up. */
+export function cpuMsPerOrderByKind(cost: SaleCost): Record<string, number> {
+  const byKind: Record<string, number> = {};
+  for (const [name, seconds] of Object.entries(cost.cpuSeconds)) {
+    if (NOT_THE_PLATFORM.has(name)) continue;
+    const kind = componentKind(name);
+    byKind[kind] = (byKind[kind] ?? 0) + (seconds * 1000) / Math.max(1, cost.paidCheckouts);
+  }
+  return Object.fromEntries(Object.entries(byKind).map(([k, v]) => [k, Math.round(v * 10) / 10]));
+}
+
+const total = (byKind: Record<string, number>) => Object.values(byKind).reduce((a, b) => a + b, 0);
+const ratio = (a: number, b: number) => Math.round((a / Math.max(1e-9, b)) * 100) / 100;
+
+/**
+ * `scaleOutRatio`: paid checkouts per CPU-second of the whole platform (Temporal, Postgres, workers, APIs) with two
+ * worker and two API processes, over the same with one of each. 1 means an order costs the same either way, as the
+ * sizing model assumes; below 1, each order costs more once processes are added. Throughput itself cannot grow on
+ * two busy cores, so it is reported beside (`throughputRatio`) but is not the test.
+ */
+export function scaleOutFigures(one: SaleCost, two: SaleCost) {
+  const cpuOne = cpuMsPerOrderByKind(one);
+  const cpuTwo = cpuMsPerOrderByKind(two);
+  const perMinute = (c: SaleCost) => (c.paidCheckouts / Math.max(0.001, c.windowSeconds)) * 60;
+  return {
+    scaleOutRatio: ratio(total(cpuOne), total(cpuTwo)),
+    throughputRatio: ratio(perMinute(two), perMinute(one)),
+    checkoutsPerMinute: { one: Math.round(perMinute(one)), two: Math.round(perMinute(two)) },
+    cpuMsPerOrder: { one: cpuOne, two: cpuTwo },
+    historyEventsPerOrder: { one: one.historyEventsPerOrder, two: two.historyEventsPerOrder },
+  };
+}
+
+/** Paid orders a buyer was shown that the database does not have as PAID: lost orders. */
+export async function lostOrders(db: Db, paidOrderIds: string[]): Promise<string[]> {
+  const found = new Set<string>();
+  for (let i = 0; i < paidOrderIds.length; i += 1000) {
+    const rows = await db('orders')
+      .whereIn('id', paidOrderIds.slice(i, i + 1000))
+      .where({ status: 'PAID' })
+      .select('id');
+    for (const r of rows) found.add(r.id as string);
+  }
+  return paidOrderIds.filter((id) => !found.has(id));
+}
