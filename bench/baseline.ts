@@ -5,10 +5,12 @@ import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Client, WithStartWorkflowOperation } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
+import { orderSearchAttributes } from '../domain';
 import { platformDataConverter } from '../temporal/payload-codec';
 import { createBaselineWorker } from './baseline-worker';
 import { awaitBaselineUpdate, BASELINE_TASK_QUEUE, type BaselineMode } from './baseline-workflow';
 import type { baselineWorkflow } from './baseline-workflow';
+import { CHECKOUT_SHAPE } from './checkout-shape';
 import { count, drive } from './load';
 import type { TimedRequest } from './report';
 import type { Measured, Stack } from './stack';
@@ -60,40 +62,72 @@ export async function runBaseline(
   return phase;
 }
 
-/** Starts one baseline workflow the way the API starts a checkout, and waits for its update's answer. */
+/**
+ * Starts one baseline workflow the way the API starts a checkout, and waits for its update's answer. In the
+ * `checkout` mode it also carries what the API's start carries (the order's search attributes and memo), and
+ * runs {@link CHECKOUT_SHAPE}.
+ */
 export function updateWithStart(client: Client, mode: BaselineMode) {
   return (workflowId: string) =>
     client.workflow.executeUpdateWithStart(awaitBaselineUpdate, {
       startWorkflowOperation: new WithStartWorkflowOperation<typeof baselineWorkflow>('baselineWorkflow', {
         workflowId,
         taskQueue: BASELINE_TASK_QUEUE,
-        args: [{ mode }],
+        args: [mode === 'checkout' ? { mode, shape: CHECKOUT_SHAPE } : { mode }],
         workflowIdConflictPolicy: 'USE_EXISTING',
+        ...(mode === 'checkout'
+          ? {
+              workflowIdReusePolicy: 'REJECT_DUPLICATE' as const,
+              typedSearchAttributes: orderSearchAttributes({
+                orderId: workflowId,
+                eventId: 'evt_baseline',
+                buyerId: 'buyer_baseline',
+                organizerId: 'org_baseline',
+                status: 'AWAITING_PAYMENT',
+                paymentMethod: 'card',
+                amountMinor: 2500,
+              }),
+              memo: {
+                eventId: 'evt_baseline',
+                amountMinor: 2500,
+                currency: 'USD',
+                paymentMethod: 'card',
+                status: 'AWAITING_PAYMENT',
+              },
+            }
+          : {}),
       }),
     });
 }
 
-/** The baseline and its unmeasured warm-up, at the sale's concurrency. */
-export async function measureBaseline(
+/** The two floors, measured one after the other at the sale's concurrency. */
+export interface Baselines {
+  /** Exactly the checkout's shape: the like-for-like floor. */
+  checkout: Measured<BaselinePhase>;
+  /** Three remote activities: the first baseline, kept as a second line. */
+  remote: Measured<BaselinePhase>;
+}
+
+/** Both baselines, each after an unmeasured warm-up of its own. */
+export async function measureBaselines(
   stack: Stack,
   options: { runId: string; seconds: number; warmup: number; concurrency: number; log: (line: string) => void },
-): Promise<Measured<BaselinePhase>> {
-  const { runId, concurrency } = options;
-  if (options.warmup > 0) {
-    await runBaseline(
-      stack,
-      { runId, name: 'baseline warm-up', seconds: Math.min(3, options.warmup), concurrency },
-      updateWithStart(stack.client, 'activities'),
+): Promise<Baselines> {
+  const { runId, concurrency, seconds } = options;
+  const measured = async (name: string, mode: BaselineMode) => {
+    if (options.warmup > 0) {
+      const warmup = { runId, name: `${name} warm-up`, seconds: Math.min(2, options.warmup), concurrency };
+      await runBaseline(stack, warmup, updateWithStart(stack.client, mode));
+    }
+    options.log(`${name} ${seconds}s`);
+    return stack.measure(name, () =>
+      runBaseline(stack, { runId, name, seconds, concurrency }, updateWithStart(stack.client, mode)),
     );
-  }
-  options.log(`baseline ${options.seconds}s`);
-  return stack.measure('baseline', () =>
-    runBaseline(
-      stack,
-      { runId, name: 'baseline', seconds: options.seconds, concurrency },
-      updateWithStart(stack.client, 'activities'),
-    ),
-  );
+  };
+  return {
+    checkout: await measured('baseline', 'checkout'),
+    remote: await measured('baseline, 3 remote activities', 'activities'),
+  };
 }
 
 /** `--experiments`: the baseline's variants, and whether the server accepts an eager update-with-start. */

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { checkoutWorkflowId } from '../domain';
 import { checkInvariants, historyOf, orderWorkflows, serverSideLatency, type HistoryStats } from './audit';
-import { measureBaseline, measureExperiments, type BaselinePhase } from './baseline';
+import { measureBaselines, measureExperiments, type BaselinePhase } from './baseline';
 import { readFlags } from './flags';
 import { stopChild } from './processes';
 import { summarizeProfiles } from './profile';
@@ -71,7 +71,7 @@ async function main(): Promise<void> {
     const invariants = await checkInvariants(db, catalogue, sale.result);
 
     const phaseOptions = { runId, concurrency: flags.concurrency, seconds: flags.baselineDuration, log };
-    const base = await measureBaseline(stack, { ...phaseOptions, warmup: flags.warmup });
+    const baselines = await measureBaselines(stack, { ...phaseOptions, warmup: flags.warmup });
     const { experiments, notes } = flags.experiments
       ? await measureExperiments(stack, phaseOptions)
       : { experiments: [] as Array<Measured<BaselinePhase>>, notes: [] as string[] };
@@ -79,7 +79,10 @@ async function main(): Promise<void> {
 
     const checkoutHistory = await historyOf(client, sale.result.paidOrderIds.map(checkoutWorkflowId));
     const perOrder = await orderWorkflows(client, sale.result.paidOrderIds);
-    const baselineHistory = await historyOf(client, base.result.workflowIds);
+    const baselineHistories = {
+      checkout: await historyOf(client, baselines.checkout.result.workflowIds),
+      remote: await historyOf(client, baselines.remote.result.workflowIds),
+    };
     const experimentHistories: HistoryStats[] = [];
     for (const e of experiments) experimentHistories.push(await historyOf(client, e.result.workflowIds));
 
@@ -98,12 +101,12 @@ async function main(): Promise<void> {
       config,
       runId,
       sale,
-      base,
+      baselines,
       experiments: experiments.map((e, i) => ({ phase: e.result, cpu: e.cpu, history: experimentHistories[i]! })),
       invariants,
       checkoutHistory,
       perOrder,
-      baselineHistory,
+      baselineHistories,
       notes,
       workerProfile,
       cores: cpus().length,
@@ -116,7 +119,7 @@ async function main(): Promise<void> {
       flags,
       phases: stack.phases,
       sale: sale.result,
-      baselines: [base.result, ...experiments.map((e) => e.result)],
+      baselines: [baselines.checkout.result, baselines.remote.result, ...experiments.map((e) => e.result)],
       resources: stack.samples,
     });
     console.log(report.text);
