@@ -45,7 +45,12 @@ export async function checkInvariants(db: Db, catalogue: Catalogue, sale: Checko
   const badCharges = await db.raw(
     `SELECT count(*) AS n FROM orders o JOIN order_items i ON i.order_id = o.id
       WHERE i.ticket_type_id = ? AND o.status = 'PAID'
-        AND (SELECT count(*) FROM sandbox_card_intents c WHERE c.order_id = o.id AND c.status = 'succeeded') <> 1`,
+        AND CASE o.payment_method
+              -- A mixed sale's crypto orders are paid by a charge that completed, not by a PaymentIntent.
+              WHEN 'crypto' THEN (SELECT count(*) FROM sandbox_crypto_charges c
+                                   WHERE c.order_id = o.id AND c.timeline @> '[{"status":"COMPLETED"}]')
+              ELSE (SELECT count(*) FROM sandbox_card_intents c WHERE c.order_id = o.id AND c.status = 'succeeded')
+            END <> 1`,
     [catalogue.ticketTypeId],
   );
   const ledger = await db.raw(

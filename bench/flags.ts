@@ -19,6 +19,8 @@ export interface Flags {
   profile: boolean;
   keepData: boolean;
   temporal: 'dev' | 'cluster';
+  /** Skip the mixed sale and the scale-out check (each a stack of its own, about a minute more in quick mode). */
+  onlyInstant: boolean;
 }
 
 export function readFlags(): Flags {
@@ -35,6 +37,7 @@ export function readFlags(): Flags {
       experiments: { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
       'keep-data': { type: 'boolean', default: false },
+      'only-instant': { type: 'boolean', default: false },
       // `cluster`: the same sale and baseline on a Temporal cluster on Postgres (four service processes).
       temporal: { type: 'string', default: 'dev' },
     },
@@ -62,6 +65,7 @@ export function readFlags(): Flags {
     experiments: values.experiments ?? false,
     profile: values.profile ?? false,
     keepData: values['keep-data'] ?? false,
+    onlyInstant: values['only-instant'] ?? false,
     temporal: values.temporal,
   };
 }

@@ -8,13 +8,16 @@
 // the hosted page (`completeHostedPayment`); then GET /v1/checkouts/:id until the buyer sees PAID. The sale's loop
 // (bench/sale.ts) walks the journey and keeps each buyer's checkout-to-PAID time under its plan's method, and
 // `mixedSaleFigures` turns those into the report's figures.
+import type { Flags } from './flags';
+import { saleOnItsOwnStack, type OwnStackSale } from './own-stack-sale';
 import { latencySummary } from './report';
+import type { PaymentPlan as SalePaymentPlan } from './sale';
 
 /** How a buyer pays, as the report names it. */
 export type PaymentMethodKind = 'card' | '3ds' | 'crypto';
 
 /** The `payment` field of `POST /v1/checkouts` (shared/API.md). */
-export type CheckoutPaymentBody = { method: 'card'; paymentMethodId: string } | { method: 'crypto' };
+export type CheckoutPaymentBody = SalePaymentPlan['payment'];
 
 /** The parts of the checkout's 201 answer the hosted-page press needs. */
 export interface PlacedCheckout {
@@ -22,9 +25,8 @@ export interface PlacedCheckout {
 }
 
 /** What one buyer does to pay: what it sends with the checkout, and how it completes a payment left open. */
-export interface PaymentPlan {
+export interface PaymentPlan extends SalePaymentPlan {
   kind: PaymentMethodKind;
-  payment: CheckoutPaymentBody;
   /**
    * The button pressed on the sandbox hosted page (`POST <hostedUrl>/complete`): the challenge passed, the crypto
    * paid. Absent for an instant card, which the checkout's own answer already shows PAID.
@@ -169,4 +171,62 @@ export function mixedSaleFigures(observed: MixedSaleObservation) {
     >,
     byMethod,
   };
+}
+
+/** Settings of the mixed sale's stack on top of the bench's: the sandbox sends its webhooks, as in production. */
+export const MIXED_SALE_ENV = { SANDBOX_WEBHOOKS: 'on' } as const;
+
+/** The mixed sale, on a fresh stack whose worker and API run with webhooks on (own-stack-sale.ts). */
+export function runMixedSale(flags: Flags, runId: string, log: (line: string) => void): Promise<OwnStackSale> {
+  log('mixed sale: 70% instant card, 15% 3-D Secure, 15% crypto, on a stack of its own with webhooks on');
+  return saleOnItsOwnStack({
+    flags,
+    runId,
+    name: 'mixed sale',
+    stack: { env: MIXED_SALE_ENV },
+    pay: mixedSalePlan,
+    log,
+  });
+}
+
+/** The mixed sale's part of the report: JSON keys, details for the results file, lines for the summary. */
+export function mixedSaleReport(run: OwnStackSale, instantTicketsPerMinute: number) {
+  const s = run.sale.result;
+  const figures = mixedSaleFigures({
+    tickets: s.tickets,
+    windowSeconds: run.windowSeconds,
+    paidMsByMethod: s.paidMsByKind,
+  });
+  const ok = run.invariants.ok && run.lostOrders.length === 0;
+  const problems = [
+    ...run.invariants.problems,
+    ...(run.lostOrders.length ? [`${run.lostOrders.length} lost`] : []),
+  ];
+  const json = {
+    mixedTicketsPerMinute: figures.mixedTicketsPerMinute,
+    mixedPaidP95Ms: figures.mixedPaidP95Ms,
+    mixedOversold: run.invariants.oversold,
+    mixedInvariantsOk: ok,
+  };
+  const lines = [
+    `Mixed sale (70% instant card, 15% 3-D Secure, 15% crypto; webhooks on; a stack of its own)`,
+    `  tickets/minute         ${figures.mixedTicketsPerMinute} (instant-only ${instantTicketsPerMinute}); ` +
+      `${s.tickets} tickets in ${Math.round(run.windowSeconds * 10) / 10}s; ${s.soldOut} sold-out answers`,
+    ...Object.entries(figures.byMethod).map(
+      ([kind, f]) => `  ${`${kind} -> PAID`.padEnd(22)} p50 ${f.p50} ms, p95 ${f.p95} ms (${f.paid} paid orders)`,
+    ),
+    `  oversold, invariants   ${run.invariants.oversold}; ${ok ? 'ok' : problems.join('; ')}` +
+      (Object.keys(s.errors).length ? `; errors ${JSON.stringify(s.errors)}` : ''),
+  ];
+  const details = {
+    ...figures,
+    windowSeconds: run.windowSeconds,
+    paidByKind: s.paidByKind,
+    unpaid: s.unpaid,
+    errors: s.errors,
+    invariants: run.invariants,
+    lostOrders: run.lostOrders,
+    perOrder: run.perOrder,
+  };
+  return { json, details, lines, ok };
 }

@@ -1,6 +1,7 @@
 // `npm run bench`: a flash sale on the embedded stack, beside a no-op baseline on the same Temporal server.
 // The phases, in order: bring up the stack (stack.ts), seed and warm up, run the sale (sale.ts), audit the books
-// (audit.ts), measure the floor (baseline.ts), read the histories, and report (summary.ts, report.ts).
+// (audit.ts), measure the floor (baseline.ts), read the histories, then the mixed sale and the scale-out check on
+// stacks of their own and the sizing model (scale-phases.ts), and report (summary.ts, report.ts).
 import { readdirSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +12,9 @@ import { measureBaselines, measureExperiments, type BaselinePhase } from './base
 import { readFlags } from './flags';
 import { stopChild } from './processes';
 import { summarizeProfiles } from './profile';
-import { runCheckouts, seed, type SaleOptions } from './sale';
+import { readPostgresWrites } from './postgres-writes';
+import { checkoutsOn, seed } from './sale';
+import { runScalePhases } from './scale-phases';
 import { startStack, type Measured } from './stack';
 import { summarize, writeResults } from './summary';
 
@@ -35,22 +38,7 @@ async function main(): Promise<void> {
   try {
     const { client, db, config } = stack;
     const catalogue = await seed(db, runId, flags.seats, flags.quantity);
-    const checkouts = (label: string, ticketTypeId: string, seconds: number, buyers: number) => {
-      const options: SaleOptions = {
-        config,
-        runId,
-        label,
-        apiUrls: stack.apiUrls,
-        eventId: catalogue.eventId,
-        ticketTypeId,
-        quantity: flags.quantity,
-        concurrency: flags.concurrency,
-        seconds,
-        buyers,
-        since: stack.since,
-      };
-      return runCheckouts(options);
-    };
+    const checkouts = checkoutsOn(stack, catalogue, flags, runId);
 
     // Warm-up: JIT, the sticky cache and the connection pools, on a ticket type of its own.
     if (flags.warmup > 0) {
@@ -63,6 +51,7 @@ async function main(): Promise<void> {
     log(`flash sale ${flags.duration}s`);
     const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
     const saleWindowUs = { from: monotonicUs(), to: 0 };
+    const postgresBefore = await readPostgresWrites(db);
     const sale = await stack.measure('flash sale', () =>
       checkouts('sale', catalogue.ticketTypeId, flags.duration, flags.buyers),
     );
@@ -76,6 +65,8 @@ async function main(): Promise<void> {
       ? await measureExperiments(stack, phaseOptions)
       : { experiments: [] as Array<Measured<BaselinePhase>>, notes: [] as string[] };
     stack.stopSampling();
+    // After the baselines, which do not touch the platform's database: its statistics of the sale are all in.
+    const postgresAfter = await readPostgresWrites(db);
 
     const checkoutHistory = await historyOf(client, sale.result.paidOrderIds.map(checkoutWorkflowId));
     const perOrder = await orderWorkflows(client, sale.result.paidOrderIds);
@@ -113,20 +104,43 @@ async function main(): Promise<void> {
       resources: stack.samples,
       serverLatency: await serverSideLatency(db, catalogue.ticketTypeId),
     });
+    await stack.shutdown();
+    const more = await runScalePhases(
+      flags,
+      runId,
+      {
+        ticketsPerMinute: report.json.ticketsPerMinute,
+        cost: {
+          paidCheckouts: sale.result.paidOrderIds.length,
+          windowSeconds: report.details.sale.windowSeconds,
+          cpuSeconds: sale.cpu,
+          historyEventsPerOrder: perOrder.eventsPerOrder,
+        },
+        actionsPerOrder: 'actionsPerOrder' in report.json ? Number(report.json.actionsPerOrder) : undefined,
+        postgresWrites: { before: postgresBefore, after: postgresAfter },
+        clockStartedAt: Date.now() - stack.since() * 1000,
+      },
+      log,
+    );
+    const full = {
+      json: { ...report.json, ...more.json },
+      details: { ...report.details, ...more.details },
+      text: [report.text, ...more.lines, ''].join('\n'),
+    };
     const chartPath = writeResults({
       runId,
-      report,
+      report: full,
       flags,
-      phases: stack.phases,
-      sale: sale.result,
+      phases: [...stack.phases, ...more.timeline.phases],
+      // The mixed sale and the scale-out sale on the chart's checkout panel, beside the instant sale.
+      sale: { ...sale.result, requests: [...sale.result.requests, ...more.timeline.requests] },
       baselines: [baselines.checkout.result, baselines.remote.result, ...experiments.map((e) => e.result)],
-      resources: stack.samples,
+      resources: [...stack.samples, ...more.timeline.samples],
     });
-    console.log(report.text);
+    console.log(full.text);
     console.log(`[bench] chart: ${chartPath}`);
-    await stack.shutdown();
-    console.log(JSON.stringify({ ...report.json, chart: chartPath }));
-    process.exit(invariants.ok ? 0 : 1);
+    console.log(JSON.stringify({ ...full.json, chart: chartPath }));
+    process.exit(invariants.ok && more.ok ? 0 : 1);
   } catch (err) {
     console.error('[bench] failed:', err);
     await stack.shutdown();

@@ -4,8 +4,10 @@ import { performance } from 'node:perf_hooks';
 import { issueToken } from '../api/auth';
 import type { Config } from '../config';
 import type { Db } from '../db';
+import type { Flags } from './flags';
 import { count, drive, sleep } from './load';
 import type { TimedRequest } from './report';
+import type { Stack } from './stack';
 
 /** The benchmark's catalogue: an organizer, an event, the sale's ticket type and a warm-up one. */
 export interface Catalogue {
@@ -84,6 +86,8 @@ export interface CheckoutPhase {
   paidOrderIds: string[];
   /** Paid orders by payment kind (PaymentPlan.kind). */
   paidByKind: Record<string, number>;
+  /** Checkout-to-PAID milliseconds by payment kind, for a mixed sale's breakdown. */
+  paidMsByKind: Record<string, number[]>;
   tickets: number;
   soldOut: number;
   /** Orders that ended without tickets for another reason (FAILED, EXPIRED...), by status and reason. */
@@ -128,6 +132,7 @@ export async function runCheckouts(options: SaleOptions): Promise<CheckoutPhase>
     paidMs: [],
     paidOrderIds: [],
     paidByKind: {},
+    paidMsByKind: {},
     tickets: 0,
     soldOut: 0,
     unpaid: {},
@@ -189,7 +194,9 @@ export async function runCheckouts(options: SaleOptions): Promise<CheckoutPhase>
         order = res.ok ? ((await res.json()) as PlacedOrder) : order;
       }
       if (order?.status === 'PAID') {
-        phase.paidMs.push(performance.now() - started);
+        const paidMs = performance.now() - started;
+        phase.paidMs.push(paidMs);
+        (phase.paidMsByKind[plan.kind] ??= []).push(paidMs);
         phase.paidOrderIds.push(json.orderId);
         count(phase.paidByKind, plan.kind);
         phase.tickets += quantity;
@@ -210,4 +217,32 @@ export async function runCheckouts(options: SaleOptions): Promise<CheckoutPhase>
   await drive(options.concurrency, options.seconds, options.buyers, buy);
   phase.to = since();
   return phase;
+}
+
+/**
+ * The run's checkouts on `stack` for `catalogue`, with the flags' quantity and concurrency: a phase then only says
+ * who buys (`label`), what, for how long and how many.
+ */
+export function checkoutsOn(
+  stack: Pick<Stack, 'config' | 'apiUrls' | 'since'>,
+  catalogue: Pick<Catalogue, 'eventId'>,
+  flags: Pick<Flags, 'quantity' | 'concurrency'>,
+  runId: string,
+  pay?: (i: number) => PaymentPlan,
+) {
+  return (label: string, ticketTypeId: string, seconds: number, buyers: number) =>
+    runCheckouts({
+      config: stack.config,
+      runId,
+      label,
+      apiUrls: stack.apiUrls,
+      eventId: catalogue.eventId,
+      ticketTypeId,
+      quantity: flags.quantity,
+      concurrency: flags.concurrency,
+      seconds,
+      buyers,
+      since: stack.since,
+      pay,
+    });
 }

@@ -2,8 +2,8 @@
 // buyers spread over both APIs), beside the sale with one of each. The sizing model (sizing.ts) assumes that what
 // an order costs does not grow when processes are added; this is where that is tested on this box, with the audit
 // run on it too: nothing oversold, no order lost.
-import type { Db } from '../db';
-
+import type { Flags } from './flags';
+import { saleOnItsOwnStack, type OwnStackSale } from './own-stack-sale';
 /** What one sale cost, as the bench measured it. */
 export interface SaleCost {
   paidCheckouts: number;
@@ -56,15 +56,49 @@ export function scaleOutFigures(one: SaleCost, two: SaleCost) {
   };
 }
 
-/** Paid orders a buyer was shown that the database does not have as PAID: lost orders. */
-export async function lostOrders(db: Db, paidOrderIds: string[]): Promise<string[]> {
-  const found = new Set<string>();
-  for (let i = 0; i < paidOrderIds.length; i += 1000) {
-    const rows = await db('orders')
-      .whereIn('id', paidOrderIds.slice(i, i + 1000))
-      .where({ status: 'PAID' })
-      .select('id');
-    for (const r of rows) found.add(r.id as string);
-  }
-  return paidOrderIds.filter((id) => !found.has(id));
+/** The scale-out sale: the instant sale on a fresh stack with two worker and two API processes. */
+export function runScaleOut(flags: Flags, runId: string, log: (line: string) => void): Promise<OwnStackSale> {
+  log('scale-out check: the instant sale with 2 worker and 2 API processes, on a stack of its own');
+  return saleOnItsOwnStack({ flags, runId, name: 'scale-out sale', stack: { workers: 2, apis: 2 }, log });
+}
+
+/** What the scale-out sale cost, in the shape `scaleOutFigures` compares. */
+export const saleCost = (run: Pick<OwnStackSale, 'sale' | 'windowSeconds' | 'perOrder'>): SaleCost => ({
+  paidCheckouts: run.sale.result.paidOrderIds.length,
+  windowSeconds: run.windowSeconds,
+  cpuSeconds: run.sale.cpu,
+  historyEventsPerOrder: run.perOrder.eventsPerOrder,
+});
+
+/** The scale-out check's part of the report, against the instant sale with one process each (`one`). */
+export function scaleOutReport(one: SaleCost, run: OwnStackSale) {
+  const figures = scaleOutFigures(one, saleCost(run));
+  const ok = run.invariants.ok && run.lostOrders.length === 0;
+  const problems = [
+    ...run.invariants.problems,
+    ...(run.lostOrders.length ? [`${run.lostOrders.length} lost`] : []),
+  ];
+  const fmt = (cpu: Record<string, number>) =>
+    `${Math.round(Object.values(cpu).reduce((a, b) => a + b, 0))} (${Object.entries(cpu)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')})`;
+  const json = {
+    scaleOutRatio: figures.scaleOutRatio,
+    scaleOutOversold: run.invariants.oversold,
+    scaleOutLostOrders: run.lostOrders.length,
+    scaleOutInvariantsOk: ok,
+  };
+  const lines = [
+    `Scale-out check (the instant sale with 2 worker and 2 API processes, over 1 of each)`,
+    `  scale-out ratio        ${figures.scaleOutRatio} (checkouts per platform CPU-second, two each over one; ` +
+      `1 = an order costs the same)`,
+    `  CPU ms per checkout    one each ${fmt(figures.cpuMsPerOrder.one)}`,
+    `                         two each ${fmt(figures.cpuMsPerOrder.two)}`,
+    `  checkouts/minute       ${figures.checkoutsPerMinute.two} (one each ${figures.checkoutsPerMinute.one}; ` +
+      `ratio ${figures.throughputRatio}, which two busy cores cannot raise)`,
+    `  history events/order   ${figures.historyEventsPerOrder.two} (one each ${figures.historyEventsPerOrder.one})`,
+    `  oversold, lost, books  ${run.invariants.oversold}, ${run.lostOrders.length}; ${ok ? 'ok' : problems.join('; ')}`,
+  ];
+  const details = { ...figures, invariants: run.invariants, lostOrders: run.lostOrders, perOrder: run.perOrder };
+  return { json, details, lines, ok };
 }

@@ -12,8 +12,8 @@ export interface PerOrderFigures {
   ticketsPerOrder: number;
   /** History events of every workflow the order started (the checkout and any children). */
   historyEventsPerOrder: number;
-  /** Temporal Cloud billable actions per order. */
-  actionsPerOrder: number;
+  /** Temporal Cloud billable actions per order, when the run counted them. */
+  actionsPerOrder?: number;
   /**
    * CPU milliseconds per order by component, as the bench names them: `temporal` for the dev server (one
    * process), or `temporal-frontend`, `temporal-history`, `temporal-matching` for a cluster run.
@@ -113,7 +113,8 @@ export interface DeploymentSize {
   target: SalesTarget;
   ordersPerSecond: number;
   historyEventsPerSecond: number;
-  actionsPerSecond: number;
+  /** Temporal Cloud actions a second (null when the run did not count actions). */
+  actionsPerSecond: number | null;
   historyShards: {
     /** Shards the target needs at the target utilization. */
     needed: number;
@@ -161,7 +162,8 @@ export function sizeDeployment(measured: PerOrderFigures, target: SalesTarget): 
     target,
     ordersPerSecond: oneDecimal(ordersPerSecond),
     historyEventsPerSecond: Math.round(historyEventsPerSecond),
-    actionsPerSecond: Math.round(ordersPerSecond * measured.actionsPerOrder),
+    actionsPerSecond:
+      measured.actionsPerOrder === undefined ? null : Math.round(ordersPerSecond * measured.actionsPerOrder),
     historyShards: { needed: neededShards, configured: nextPowerOfTwo(neededShards * SHARD_GROWTH_FACTOR) },
     temporalCores: Object.fromEntries(
       TEMPORAL_COMPONENTS.map((c) => [c, roundUp(cores(temporalCpu[c]), 0.5)]),
@@ -181,7 +183,7 @@ export function formatSizing(measured: PerOrderFigures, sizes: DeploymentSize[])
   const rows: Array<[string, (s: DeploymentSize) => string | number]> = [
     ['orders/s', (s) => s.ordersPerSecond],
     ['history events/s', (s) => s.historyEventsPerSecond],
-    ['actions/s', (s) => s.actionsPerSecond],
+    ['actions/s', (s) => s.actionsPerSecond ?? 'not counted'],
     ['history shards', (s) => `${s.historyShards.configured} (needs ${s.historyShards.needed})`],
     ['frontend cores', (s) => s.temporalCores['temporal-frontend']],
     ['history cores', (s) => s.temporalCores['temporal-history']],
@@ -198,7 +200,7 @@ export function formatSizing(measured: PerOrderFigures, sizes: DeploymentSize[])
   return [
     `Sizing past this box (bench/sizing.ts; components at most ${TARGET_UTILIZATION * 100}% busy, ` +
       `${SHARD_EVENTS_PER_SECOND} history events/s per shard)`,
-    `  from per order                 ${measured.historyEventsPerOrder} events, ${measured.actionsPerOrder} actions, CPU ms ` +
+    `  from per order                 ${measured.historyEventsPerOrder} events, ${measured.actionsPerOrder ?? '?'} actions, CPU ms ` +
       Object.entries(cpu)
         .map(([k, v]) => `${k} ${v}`)
         .join(', ') +
@@ -208,4 +210,10 @@ export function formatSizing(measured: PerOrderFigures, sizes: DeploymentSize[])
       ([name, value]) => `  ${name.padEnd(30)} ${sizes.map((s) => String(value(s)).padStart(width)).join('')}`,
     ),
   ].join('\n');
+}
+
+/** The sizing part of the bench's report: both issue targets, as text for the summary and as figures for the file. */
+export function sizingReport(measured: PerOrderFigures) {
+  const sizes = ISSUE_TARGETS.map((target) => sizeDeployment(measured, target));
+  return { details: { measured, sizes }, text: formatSizing(measured, sizes) };
 }

@@ -1,6 +1,6 @@
 import { createDb, type Db } from '../db';
 import { postgresWritesPerOrder, readPostgresWrites } from '../bench/postgres-writes';
-import { lostOrders } from '../bench/scale-out';
+import { lostOrders } from '../bench/own-stack-sale';
 import { createCatalogue, requiredEnv, uid } from './support/env';
 
 // One connection, so the statistics this test causes are flushed by the backend the test then reads from.
