@@ -29,7 +29,7 @@ describe("the mixed sale's buyer journeys, through the real API with webhooks on
         },
       });
       expect(placed.status).toBe(201);
-      if (placed.body.status !== 'PAID') await plan.complete!(placed.body);
+      if (placed.body.status !== 'PAID') await plan.complete!(placed.body, { token, apiUrl: platform.baseUrl });
       let order = placed.body;
       for (let i = 0; i < 150 && order.status !== 'PAID'; i++) {
         await new Promise((r) => setTimeout(r, 200));

@@ -45,6 +45,7 @@ describe('the mixed sale plan', () => {
 
 describe('completing a non-instant buyer', () => {
   const placed = { payment: { hostedUrl: 'http://127.0.0.1:3099/sandbox/stripe/3ds/pi_sbx_1' } };
+  const buyer = { token: 'a-token', apiUrl: 'http://127.0.0.1:3099' };
   const reply = (status: number, body: unknown) =>
     new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
 
@@ -84,7 +85,9 @@ describe('completing a non-instant buyer', () => {
     const realFetch = global.fetch;
     global.fetch = (async () => reply(404, { type: 'https://bilten.example/problems/not-found' })) as typeof fetch;
     try {
-      await expect(threeDSecure.complete!(placed)).rejects.toThrow('the hosted page answered 404');
+      await expect(
+        threeDSecure.complete!({ orderId: 'ord_1', status: 'AWAITING_PAYMENT', ...placed }, buyer),
+      ).rejects.toThrow('the hosted page answered 404');
     } finally {
       global.fetch = realFetch;
     }
