@@ -214,12 +214,14 @@ export function mixedSaleReport(run: OwnStackSale, instantTicketsPerMinute: numb
     ...Object.entries(figures.byMethod).map(
       ([kind, f]) => `  ${`${kind} -> PAID`.padEnd(22)} p50 ${f.p50} ms, p95 ${f.p95} ms (${f.paid} paid orders)`,
     ),
+    `  machine                other people's processes used ${run.otherProcessesCores} cores`,
     `  oversold, invariants   ${run.invariants.oversold}; ${ok ? 'ok' : problems.join('; ')}` +
       (Object.keys(s.errors).length ? `; errors ${JSON.stringify(s.errors)}` : ''),
   ];
   const details = {
     ...figures,
     windowSeconds: run.windowSeconds,
+    otherProcessesCores: run.otherProcessesCores,
     paidByKind: s.paidByKind,
     unpaid: s.unpaid,
     errors: s.errors,

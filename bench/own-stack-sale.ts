@@ -2,6 +2,7 @@
 // the mixed sale (webhooks on) and the scale-out check (two workers, two APIs). Each gets a fresh stack, so its
 // figures do not depend on what the sale before it left in Temporal or Postgres, with the same seats, buyers,
 // concurrency, duration and warm-up as the instant sale, and the same audit.
+import { cpus } from 'node:os';
 import type { Db } from '../db';
 import { checkInvariants, orderWorkflows, type Invariants } from './audit';
 import type { Flags } from './flags';
@@ -19,6 +20,8 @@ export interface OwnStackSale {
   perOrder: { workflowsPerOrder: number; eventsPerOrder: number; sampled: number };
   /** Seconds of the selling window: to the last sale when the seats ran out before the clock, as the instant sale's. */
   windowSeconds: number;
+  /** Cores that processes not of this stack used during the sale: other people's work on a shared machine. */
+  otherProcessesCores: number;
   /** Wall-clock milliseconds at which this stack's clock (`since`) read 0, to place its timeline beside others. */
   clockStartedAt: number;
   phases: Phase[];
@@ -67,6 +70,7 @@ export async function saleOnItsOwnStack(input: {
       lostOrders: await lostOrders(stack.db, s.paidOrderIds),
       perOrder: await orderWorkflows(stack.client, s.paidOrderIds),
       windowSeconds: Math.max(0.001, (soldOutEarly ? s.lastPaidAt : s.to) - s.from),
+      otherProcessesCores: otherProcessesCores(stack.samples, s.from, s.to),
       clockStartedAt: Date.now() - stack.since() * 1000,
       phases: stack.phases,
       samples: stack.samples,
@@ -103,4 +107,14 @@ export function onTimelineOf(
     requests: run.sale.result.requests.map((r) => ({ ...r, end: r.end + offset })),
     samples: run.samples.filter((s) => s.t >= 0).map((s) => ({ ...s, t: s.t + offset })),
   };
+}
+
+/** The mean cores used between `from` and `to` by processes the samples do not cover, from the machine's busy time. */
+export function otherProcessesCores(samples: ResourceSample[], from: number, to: number, cores = cpus().length) {
+  const inside = samples.filter((r) => r.t > from && r.t <= to);
+  const others = inside.map((r) => {
+    const ours = Object.values(r.components).reduce((a, c) => a + c.cpuPercent, 0) / 100;
+    return Math.max(0, (r.machineBusyPercent / 100) * cores - ours);
+  });
+  return Math.round((others.reduce((a, b) => a + b, 0) / Math.max(1, others.length)) * 100) / 100;
 }

@@ -110,6 +110,7 @@ async function main(): Promise<void> {
       runId,
       {
         ticketsPerMinute: report.json.ticketsPerMinute,
+        otherProcessesCores: report.details.sale.otherProcessesCores,
         cost: {
           paidCheckouts: sale.result.paidOrderIds.length,
           windowSeconds: report.details.sale.windowSeconds,

@@ -15,6 +15,8 @@ import { sizingReport, type PerOrderFigures } from './sizing';
 export interface InstantSale {
   ticketsPerMinute: number;
   cost: SaleCost;
+  /** Cores other people's processes used during it. */
+  otherProcessesCores: number;
   actionsPerOrder?: number;
   /** Postgres's write counters before the sale and once its statistics were in (postgres-writes.ts). */
   postgresWrites: { before: PostgresWriteCounters; after: PostgresWriteCounters };
@@ -55,7 +57,7 @@ export async function runScalePhases(
   const mixedRun = await runMixedSale(flags, runId, log);
   const mixed = mixedSaleReport(mixedRun, instant.ticketsPerMinute);
   const scaleOutRun = await runScaleOut(flags, runId, log);
-  const scaleOut = scaleOutReport(instant.cost, scaleOutRun);
+  const scaleOut = scaleOutReport(instant.cost, scaleOutRun, instant.otherProcessesCores);
   for (const run of [mixedRun, scaleOutRun]) {
     const placed = onTimelineOf(instant.clockStartedAt, run);
     timeline.phases.push(...placed.phases);

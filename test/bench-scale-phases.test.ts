@@ -1,5 +1,5 @@
 import { mixedSaleReport } from '../bench/mixed-sale';
-import { onTimelineOf, type OwnStackSale } from '../bench/own-stack-sale';
+import { onTimelineOf, otherProcessesCores, type OwnStackSale } from '../bench/own-stack-sale';
 import type { CheckoutPhase } from '../bench/sale';
 import { scaleOutReport, type SaleCost } from '../bench/scale-out';
 import { perOrderFigures } from '../bench/scale-phases';
@@ -40,6 +40,7 @@ function ownStackSale(overrides: Partial<CheckoutPhase> = {}, cpu: Record<string
     lostOrders: [],
     perOrder: { workflowsPerOrder: 1, eventsPerOrder: 20, sampled: 10 },
     windowSeconds: 30,
+    otherProcessesCores: 0.2,
     clockStartedAt: 1_000_000,
     phases: [{ name: 'mixed sale', from: 10, to: 40 }],
     samples: [{ t: 11, components: {}, machineBusyPercent: 90 }],
@@ -79,7 +80,7 @@ describe('the scale-out check in the report', () => {
 
   test('when two of each cost as much per order as one of each, then scaleOutRatio is 1 and the audit is ok', () => {
     const two = ownStackSale({}, { temporal: 10, postgres: 2, worker: 4, 'worker-2': 4, api: 1, 'api-2': 1 });
-    const report = scaleOutReport(one, two);
+    const report = scaleOutReport(one, two, 0.1);
     expect(report.json).toEqual({
       scaleOutRatio: 1,
       scaleOutOversold: 0,
@@ -92,7 +93,7 @@ describe('the scale-out check in the report', () => {
   test('when the scale-out sale oversold, then the check is not ok and says why', () => {
     const two = ownStackSale({}, { temporal: 10, worker: 10 });
     two.invariants = { ...two.invariants, ok: false, oversold: 2, problems: ['oversold by 2'] };
-    const report = scaleOutReport(one, two);
+    const report = scaleOutReport(one, two, 0.1);
     expect(report.ok).toBe(false);
     expect(report.json.scaleOutOversold).toBe(2);
     expect(report.lines.join('\n')).toContain('oversold by 2');
@@ -104,6 +105,7 @@ describe('the sizing input and the shared chart', () => {
     const figures = perOrderFigures(
       {
         ticketsPerMinute: 200,
+        otherProcessesCores: 0,
         cost: {
           paidCheckouts: 100,
           windowSeconds: 30,
@@ -135,5 +137,18 @@ describe('the sizing input and the shared chart', () => {
     expect(placed.phases).toEqual([{ name: 'mixed sale', from: 70, to: 100 }]);
     expect(placed.requests[0]!.end).toBe(72);
     expect(placed.samples[0]!.t).toBe(71);
+  });
+});
+
+describe("other people's load during a sale", () => {
+  test('when the machine was 75% busy on 2 cores and our processes used one core, then others used half a core', () => {
+    const sample = (t: number) => ({
+      t,
+      machineBusyPercent: 75,
+      components: { worker: { rssMb: 500, cpuPercent: 60 }, api: { rssMb: 100, cpuPercent: 40 } },
+    });
+    // The sample at t=5 is outside the sale (10-40 s) and does not count.
+    const samples = [{ ...sample(5), machineBusyPercent: 100 }, sample(11), sample(12)];
+    expect(otherProcessesCores(samples, 10, 40, 2)).toBe(0.5);
   });
 });
