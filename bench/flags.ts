@@ -19,8 +19,19 @@ export interface Flags {
   profile: boolean;
   keepData: boolean;
   temporal: 'dev' | 'cluster';
+  /** Seconds of each step of the concurrency sweep. */
+  sweepDuration: number;
+  /** The phases to run (`--phases sale,sweep`), all of them unless given: a subset while developing one. */
+  phases: ReadonlySet<BenchPhase>;
 }
 
+/** The bench's phases that `--phases` can pick, in the order they run. */
+export const BENCH_PHASES = ['sale', 'sweep', 'baseline'] as const;
+
+/** One of {@link BENCH_PHASES}. */
+export type BenchPhase = (typeof BENCH_PHASES)[number];
+
+/** Reads the command line and BENCH_QUICK. */
 export function readFlags(): Flags {
   const quick = process.env.BENCH_QUICK === '1';
   const { values } = parseArgs({
@@ -30,6 +41,8 @@ export function readFlags(): Flags {
       concurrency: { type: 'string' },
       duration: { type: 'string' },
       'baseline-duration': { type: 'string' },
+      'sweep-duration': { type: 'string' },
+      phases: { type: 'string' },
       warmup: { type: 'string' },
       quantity: { type: 'string' },
       experiments: { type: 'boolean', default: false },
@@ -63,5 +76,16 @@ export function readFlags(): Flags {
     profile: values.profile ?? false,
     keepData: values['keep-data'] ?? false,
     temporal: values.temporal,
+    sweepDuration: int('sweep-duration', values['sweep-duration'], quick ? 5 : 15),
+    phases: readPhases(values.phases),
   };
+}
+
+function readPhases(raw: string | undefined): ReadonlySet<BenchPhase> {
+  if (raw === undefined) return new Set(BENCH_PHASES);
+  const names = raw.split(',').map((p) => p.trim());
+  const unknown = names.filter((n) => !(BENCH_PHASES as readonly string[]).includes(n));
+  if (unknown.length)
+    throw new Error(`--phases: unknown ${unknown.join(', ')}; known: ${BENCH_PHASES.join(', ')}`);
+  return new Set(names as BenchPhase[]);
 }
