@@ -3,7 +3,15 @@
 import type { Client } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { Db } from '../db';
-import { addCounts, countActions, eventTypeCounts, type JsonHistoryEvent } from './actions';
+import { checkoutWorkflowId } from '../domain';
+import {
+  activitySteps,
+  addCounts,
+  countActions,
+  eventTypeCounts,
+  type ActivityStep,
+  type JsonHistoryEvent,
+} from './actions';
 import { sleep } from './load';
 import type { Catalogue, CheckoutPhase } from './sale';
 
@@ -134,6 +142,8 @@ export interface OrderCost {
   eventsByType: Record<string, number>;
   /** Temporal Cloud actions per order, by what caused them (bench/actions.ts). */
   actionsByKind: Record<string, number>;
+  /** The checkout of the first sampled order: its workflow type and activity steps, to check the baseline's shape. */
+  checkout: { workflowType: string; steps: ActivityStep[] } | null;
   /** Per workflow type (checkout, confirmation, ...): events and actions per order. */
   byWorkflowType: Record<string, { eventsPerOrder: number; actionsPerOrder: number }>;
 }
@@ -148,12 +158,15 @@ export async function orderCost(client: Client, orderIds: string[], max = 10): P
   const events: Record<string, number> = {};
   const actions: Record<string, number> = {};
   const byType: Record<string, { events: number; actions: number }> = {};
+  let checkout: OrderCost['checkout'] = null;
   for (const orderId of sample) {
     for await (const wf of client.workflow.list({ query: `OrderId="${orderId}"` })) {
       workflows++;
       const history = await client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
       const jsonEvents = (JSON.parse(historyToJSON(history)) as { events: JsonHistoryEvent[] }).events;
       const counted = countActions(jsonEvents);
+      if (!checkout && wf.workflowId === checkoutWorkflowId(orderId))
+        checkout = { workflowType: wf.type, steps: activitySteps(jsonEvents) };
       addCounts(events, eventTypeCounts(jsonEvents));
       addCounts(actions, counted.byKind);
       const type = (byType[wf.type] ??= { events: 0, actions: 0 });
@@ -172,6 +185,7 @@ export async function orderCost(client: Client, orderIds: string[], max = 10): P
     actionsPerOrder: per(sum(actions)),
     eventsByType: perEach(events),
     actionsByKind: perEach(actions),
+    checkout,
     byWorkflowType: Object.fromEntries(
       Object.entries(byType).map(([type, c]) => [
         type,

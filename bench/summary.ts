@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import type { Config } from '../config';
 import type { HistoryStats, Invariants, OrderCost } from './audit';
 import type { BaselinePhase, Baselines } from './baseline';
-import { CHECKOUT_SHAPE } from './checkout-shape';
+import { CHECKOUT_SHAPE, differencesFromShape } from './checkout-shape';
 import type { Flags } from './flags';
 import type { ResourceSample } from './processes';
 import { latencySummary, renderChart, type Phase, type SweepPoint, type TimedRequest } from './report';
@@ -273,6 +273,9 @@ export function summarize(input: RunFigures) {
       ? [
           `Scale-out: ${input.scaleOut.workers} workers + ${input.scaleOut.apis} APIs: ${input.scaleOut.ticketsPerMinute} tickets/min, ${input.scaleOut.ratio}x one of each`,
         ]
+      : []),
+    ...(input.sale?.orderCost.checkout
+      ? differencesFromShape(input.sale.orderCost.checkout, CHECKOUT_SHAPE).map((n) => `Note: ${n}`)
       : []),
     ...input.notes.map((n) => `Note: ${n}`),
     ...(input.workerProfile.length
