@@ -7,13 +7,13 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { checkoutWorkflowId } from '../domain';
-import { checkInvariants, historyOf, orderCost, serverSideLatency, type HistoryStats } from './audit';
+import { checkInvariants, historyOf, orderCost, serverSideLatency } from './audit';
 import { measureBaselines, measureExperiments, type BaselinePhase } from './baseline';
 import { readFlags } from './flags';
 import { stopChild } from './processes';
 import { summarizeProfiles } from './profile';
-import { runCheckouts, seed, type SaleOptions } from './sale';
-import { startStack, type Measured } from './stack';
+import { runCheckouts, seed, type Catalogue, type SaleOptions } from './sale';
+import { startStack, type Measured, type Stack } from './stack';
 import { summarize, writeResults, type RunFigures, type SaleFigures } from './summary';
 import { runSweep } from './sweep';
 
@@ -35,10 +35,9 @@ async function main(): Promise<void> {
     log,
   });
   try {
-    const { client, db, config } = stack;
-    const catalogue = await seed(db, runId, flags.seats, flags.quantity);
-    const saleOptions = (label: string, ticketTypeId: string, seconds: number, buyers: number): SaleOptions => ({
-      config,
+    const catalogue = await seed(stack.db, runId, flags.seats, flags.quantity);
+    const buyers = (label: string, ticketTypeId: string, seconds: number, count: number): SaleOptions => ({
+      config: stack.config,
       runId,
       label,
       apiUrls: stack.apiUrls,
@@ -47,86 +46,65 @@ async function main(): Promise<void> {
       quantity: flags.quantity,
       concurrency: flags.concurrency,
       seconds,
-      buyers,
+      buyers: count,
       since: stack.since,
     });
-    const checkouts = (label: string, ticketTypeId: string, seconds: number, buyers: number) =>
-      runCheckouts(saleOptions(label, ticketTypeId, seconds, buyers));
+    const { phases } = flags;
+    const floorOptions = { runId, concurrency: flags.concurrency, seconds: flags.baselineDuration, log };
 
     // Warm-up: JIT, the sticky cache and the connection pools, on a ticket type of its own.
     if (flags.warmup > 0) {
       log(`warm-up ${flags.warmup}s`);
-      await stack.measure('warm-up', () =>
-        checkouts('warmup', catalogue.warmupTicketTypeId, flags.warmup, Number.MAX_SAFE_INTEGER),
-      );
+      const warmup = buyers('warmup', catalogue.warmupTicketTypeId, flags.warmup, Number.MAX_SAFE_INTEGER);
+      await stack.measure('warm-up', () => runCheckouts(warmup));
     }
-
-    const phases = flags.phases;
-    let saleRun: Omit<SaleFigures, 'checkoutHistory' | 'orderCost'> | undefined;
-    let saleWindowUs = { from: 0, to: 0 };
-    if (phases.has('sale')) {
-      log(`flash sale ${flags.duration}s`);
-      const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
-      saleWindowUs = { from: monotonicUs(), to: 0 };
-      const measured = await stack.measure('flash sale', () =>
-        checkouts('sale', catalogue.ticketTypeId, flags.duration, flags.buyers),
-      );
-      saleWindowUs.to = monotonicUs();
-      log(`flash sale done: ${measured.result.tickets} tickets, ${measured.result.soldOut} sold-out answers`);
-      const invariants = await checkInvariants(db, catalogue, measured.result);
-      saleRun = { measured, invariants, serverLatency: await serverSideLatency(db, catalogue.ticketTypeId) };
-    }
-
-    const sweep = phases.has('sweep')
-      ? await runSweep(stack, saleOptions('sweep', catalogue.warmupTicketTypeId, 0, 0), flags.sweepDuration, log)
+    const sale = phases.has('sale')
+      ? await flashSale(stack, catalogue, buyers('sale', catalogue.ticketTypeId, flags.duration, flags.buyers))
       : undefined;
-
-    const phaseOptions = { runId, concurrency: flags.concurrency, seconds: flags.baselineDuration, log };
-    let baselines: RunFigures['baselines'];
-    if (phases.has('baseline')) {
-      const measured = await measureBaselines(stack, { ...phaseOptions, warmup: flags.warmup });
-      baselines = {
-        measured,
-        histories: {
-          checkout: await historyOf(client, measured.checkout.result.workflowIds),
-          remote: await historyOf(client, measured.remote.result.workflowIds),
-        },
-      };
-    }
+    const sweep = phases.has('sweep')
+      ? await runSweep(stack, buyers('sweep', catalogue.warmupTicketTypeId, 0, 0), flags.sweepDuration, log)
+      : undefined;
+    const baselines = phases.has('baseline')
+      ? await measureBaselines(stack, { ...floorOptions, warmup: flags.warmup })
+      : undefined;
     const { experiments, notes } = flags.experiments
-      ? await measureExperiments(stack, phaseOptions)
+      ? await measureExperiments(stack, floorOptions)
       : { experiments: [] as Array<Measured<BaselinePhase>>, notes: [] as string[] };
     stack.stopSampling();
 
     // Histories last, when the confirmations and other children of the sampled orders have finished.
-    const sale: SaleFigures | undefined = saleRun && {
-      ...saleRun,
-      checkoutHistory: await historyOf(client, saleRun.measured.result.paidOrderIds.map(checkoutWorkflowId)),
-      orderCost: await orderCost(client, saleRun.measured.result.paidOrderIds),
+    const { client } = stack;
+    const saleFigures: SaleFigures | undefined = sale && {
+      ...sale,
+      checkoutHistory: await historyOf(client, sale.measured.result.paidOrderIds.map(checkoutWorkflowId)),
+      orderCost: await orderCost(client, sale.measured.result.paidOrderIds),
     };
-    const experimentHistories: HistoryStats[] = [];
-    for (const e of experiments) experimentHistories.push(await historyOf(client, e.result.workflowIds));
-
-    let workerProfile: Array<{ category: string; percent: number }> = [];
-    if (flags.profile && sale) {
-      // The profile is written when the worker exits.
-      await stopChild(stack.workers[0]!);
-      const files = readdirSync(stack.profileDir)
-        .filter((f) => f.endsWith('.cpuprofile'))
-        .map((f) => join(stack.profileDir, f));
-      workerProfile = summarizeProfiles(files, saleWindowUs.from, saleWindowUs.to);
-    }
+    const floors: RunFigures['baselines'] = baselines && {
+      measured: baselines,
+      histories: {
+        checkout: await historyOf(client, baselines.checkout.result.workflowIds),
+        remote: await historyOf(client, baselines.remote.result.workflowIds),
+      },
+    };
+    const experimentFigures: RunFigures['experiments'] = [];
+    for (const e of experiments)
+      experimentFigures.push({
+        phase: e.result,
+        cpu: e.cpu,
+        history: await historyOf(client, e.result.workflowIds),
+      });
+    const workerProfile = flags.profile && sale ? await profileOfSale(stack, sale.windowUs) : [];
 
     const report = summarize({
       flags,
-      config,
+      config: stack.config,
       runId,
       cores: cpus().length,
       resources: stack.samples,
-      ...(sale ? { sale } : {}),
+      ...(saleFigures ? { sale: saleFigures } : {}),
       ...(sweep ? { sweep: sweep.points } : {}),
-      ...(baselines ? { baselines } : {}),
-      experiments: experiments.map((e, i) => ({ phase: e.result, cpu: e.cpu, history: experimentHistories[i]! })),
+      ...(floors ? { baselines: floors } : {}),
+      experiments: experimentFigures,
       notes,
       workerProfile,
     });
@@ -137,7 +115,7 @@ async function main(): Promise<void> {
       phases: stack.phases,
       checkouts: [...(sale?.measured.result.requests ?? []), ...(sweep?.requests ?? [])],
       baselines: [
-        ...(baselines ? [baselines.measured.checkout.result, baselines.measured.remote.result] : []),
+        ...(baselines ? [baselines.checkout.result, baselines.remote.result] : []),
         ...experiments.map((e) => e.result),
       ],
       ...(sweep ? { sweep: sweep.points } : {}),
@@ -153,6 +131,32 @@ async function main(): Promise<void> {
     await stack.shutdown();
     process.exit(1);
   }
+}
+
+/** The flash sale, then its books; `windowUs` is the sale on the CPU profile's clock. */
+async function flashSale(stack: Stack, catalogue: Catalogue, options: SaleOptions) {
+  log(`flash sale ${options.seconds}s`);
+  const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
+  const windowUs = { from: monotonicUs(), to: 0 };
+  const measured = await stack.measure('flash sale', () => runCheckouts(options));
+  windowUs.to = monotonicUs();
+  log(`flash sale done: ${measured.result.tickets} tickets, ${measured.result.soldOut} sold-out answers`);
+  const invariants = await checkInvariants(stack.db, catalogue, measured.result);
+  return {
+    measured,
+    invariants,
+    serverLatency: await serverSideLatency(stack.db, catalogue.ticketTypeId),
+    windowUs,
+  };
+}
+
+/** The first checkout worker's CPU over the sale, by package; the profile is written when the worker exits. */
+async function profileOfSale(stack: Stack, windowUs: { from: number; to: number }) {
+  await stopChild(stack.workers[0]!);
+  const files = readdirSync(stack.profileDir)
+    .filter((f) => f.endsWith('.cpuprofile'))
+    .map((f) => join(stack.profileDir, f));
+  return summarizeProfiles(files, windowUs.from, windowUs.to);
 }
 
 void main().catch((err) => {
