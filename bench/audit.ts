@@ -1,7 +1,17 @@
 // After the sale: what Postgres says (nothing oversold, one charge per paid order, a balanced ledger) and what
 // Temporal recorded (history events of the workflows the sale ran).
 import type { Client } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { Db } from '../db';
+import { checkoutWorkflowId } from '../domain';
+import {
+  activitySteps,
+  addCounts,
+  countActions,
+  eventTypeCounts,
+  type ActivityStep,
+  type JsonHistoryEvent,
+} from './actions';
 import { sleep } from './load';
 import type { Catalogue, CheckoutPhase } from './sale';
 
@@ -127,18 +137,67 @@ export async function historyOf(client: Client, workflowIds: string[]): Promise<
   return { mean: Math.round(mean * 10) / 10, sampled: lengths.length, types: Object.fromEntries(types) };
 }
 
-/** Everything one order set going: the checkout and the children it started (confirmation, mints). */
-export async function orderWorkflows(client: Client, orderIds: string[]) {
+/** What one order costs in Temporal: every workflow it started, averaged over the sampled paid orders. */
+export interface OrderCost {
+  sampled: number;
+  workflowsPerOrder: number;
+  eventsPerOrder: number;
+  actionsPerOrder: number;
+  /** History events per order, by event type. */
+  eventsByType: Record<string, number>;
+  /** Temporal Cloud actions per order, by what caused them (bench/actions.ts). */
+  actionsByKind: Record<string, number>;
+  /** The checkout of the first sampled order: its workflow type and activity steps, to check the baseline's shape. */
+  checkout: { workflowType: string; steps: ActivityStep[] } | null;
+  /** Per workflow type (checkout, confirmation, ...): events and actions per order. */
+  byWorkflowType: Record<string, { eventsPerOrder: number; actionsPerOrder: number }>;
+}
+
+/**
+ * Everything sampled orders set going: the checkout and every workflow tagged with its OrderId (the confirmation,
+ * mints, a rewards or late-payment workflow), each history read in full and counted.
+ */
+export async function orderCost(client: Client, orderIds: string[], max = 10): Promise<OrderCost> {
+  const sample = spreadSample(orderIds, max);
   let workflows = 0;
-  let events = 0;
-  let sampled = 0;
-  for (const orderId of spreadSample(orderIds, 10)) {
-    sampled++;
+  const events: Record<string, number> = {};
+  const actions: Record<string, number> = {};
+  const byType: Record<string, { events: number; actions: number }> = {};
+  let checkout: OrderCost['checkout'] = null;
+  for (const orderId of sample) {
     for await (const wf of client.workflow.list({ query: `OrderId="${orderId}"` })) {
       workflows++;
-      events += (await client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory()).events?.length ?? 0;
+      const history = await client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
+      const jsonEvents = (JSON.parse(historyToJSON(history)) as { events: JsonHistoryEvent[] }).events;
+      const counted = countActions(jsonEvents);
+      if (!checkout && wf.workflowId === checkoutWorkflowId(orderId))
+        checkout = { workflowType: wf.type, steps: activitySteps(jsonEvents) };
+      addCounts(events, eventTypeCounts(jsonEvents));
+      addCounts(actions, counted.byKind);
+      const type = (byType[wf.type] ??= { events: 0, actions: 0 });
+      type.events += jsonEvents.length;
+      type.actions += counted.total;
     }
   }
-  const per = (n: number) => Math.round((n / Math.max(1, sampled)) * 10) / 10;
-  return { workflowsPerOrder: per(workflows), eventsPerOrder: per(events), sampled };
+  const per = (n: number) => round1(n / Math.max(1, sample.length));
+  const perEach = (counts: Record<string, number>) =>
+    Object.fromEntries(Object.entries(counts).map(([k, v]) => [k, per(v)]));
+  const sum = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
+  return {
+    sampled: sample.length,
+    workflowsPerOrder: per(workflows),
+    eventsPerOrder: per(sum(events)),
+    actionsPerOrder: per(sum(actions)),
+    eventsByType: perEach(events),
+    actionsByKind: perEach(actions),
+    checkout,
+    byWorkflowType: Object.fromEntries(
+      Object.entries(byType).map(([type, c]) => [
+        type,
+        { eventsPerOrder: per(c.events), actionsPerOrder: per(c.actions) },
+      ]),
+    ),
+  };
 }
+
+const round1 = (v: number) => Math.round(v * 10) / 10;

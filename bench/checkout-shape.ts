@@ -10,6 +10,8 @@ export type CheckoutStep = 'reserve' | 'charge' | 'issue' | 'accrue';
 
 /** What a checkout does in Temporal besides its steps. */
 export interface CheckoutShape {
+  /** The checkout workflow type the API starts, whose shape this is. */
+  workflowType: string;
   /** Each step, in the order the checkout runs them, and how. */
   steps: Readonly<Record<CheckoutStep, StepKind>>;
   /** The step after which the order is PAID: the status upserts follow, and the buyer's update is answered. */
@@ -20,8 +22,9 @@ export interface CheckoutShape {
   memoUpserts: number;
 }
 
-/** checkoutWorkflowV2 paying with an instant card, as workflows/checkout.ts runs it today; children left out. */
+/** The checkout paying with an instant card, as workflows/checkout.ts runs it today; children left out. */
 export const CHECKOUT_SHAPE: CheckoutShape = {
+  workflowType: 'checkoutWorkflowV2',
   steps: { reserve: 'local', charge: 'remote', issue: 'local', accrue: 'local' },
   paidAfter: 'issue',
   searchAttributeUpserts: 1,
@@ -35,3 +38,33 @@ export const CHECKOUT_STEP_ACTIVITIES: Readonly<Record<CheckoutStep, string>> = 
   issue: 'issueTickets',
   accrue: 'accrueOrderPoints',
 };
+
+/** The activity steps a checkout of this shape records, in order, as `activitySteps` (bench/actions.ts) reads them. */
+export function expectedActivitySteps(shape: CheckoutShape): Array<{ activityType: string; kind: StepKind }> {
+  return (Object.entries(shape.steps) as Array<[CheckoutStep, StepKind]>).map(([step, kind]) => ({
+    activityType: CHECKOUT_STEP_ACTIVITIES[step],
+    kind,
+  }));
+}
+
+/**
+ * How a checkout the bench saw run differs from a shape, as sentences for the summary; none when it matches. The
+ * bench checks the sale's own checkout this way, so a floor that stopped being like for like says so in the run.
+ */
+export function differencesFromShape(
+  ran: { workflowType: string; steps: Array<{ activityType: string; kind: StepKind }> },
+  shape: CheckoutShape,
+): string[] {
+  const list = (steps: Array<{ activityType: string; kind: StepKind }>) =>
+    steps.map((s) => `${s.activityType} ${s.kind}`).join(', ');
+  const differences: string[] = [];
+  if (ran.workflowType !== shape.workflowType)
+    differences.push(`the sale ran ${ran.workflowType}; CHECKOUT_SHAPE describes ${shape.workflowType}`);
+  if (list(ran.steps) !== list(expectedActivitySteps(shape)))
+    differences.push(
+      `the sale's checkout ran ${list(ran.steps)}; CHECKOUT_SHAPE says ${list(expectedActivitySteps(shape))}`,
+    );
+  if (differences.length)
+    differences.push('the like-for-like baseline is not like for like until bench/checkout-shape.ts follows');
+  return differences;
+}

@@ -19,10 +19,22 @@ export interface Flags {
   profile: boolean;
   keepData: boolean;
   temporal: 'dev' | 'cluster';
-  /** Skip the mixed sale and the scale-out check (each a stack of its own, about a minute more in quick mode). */
-  onlyInstant: boolean;
+  /** Seconds of each step of the concurrency sweep. */
+  sweepDuration: number;
+  /** The phases to run (`--phases sale,sweep`), all of them unless given: a subset while developing one. */
+  phases: ReadonlySet<BenchPhase>;
 }
 
+/**
+ * The bench's phases that `--phases` can pick, in the order they run. `mixed` and `scale-out` each bring up a
+ * stack of their own after the first one is down; `scale-out` (and the sizing model) need `sale` to compare with.
+ */
+export const BENCH_PHASES = ['sale', 'sweep', 'baseline', 'mixed', 'scale-out'] as const;
+
+/** One of {@link BENCH_PHASES}. */
+export type BenchPhase = (typeof BENCH_PHASES)[number];
+
+/** Reads the command line and BENCH_QUICK. */
 export function readFlags(): Flags {
   const quick = process.env.BENCH_QUICK === '1';
   const { values } = parseArgs({
@@ -32,12 +44,13 @@ export function readFlags(): Flags {
       concurrency: { type: 'string' },
       duration: { type: 'string' },
       'baseline-duration': { type: 'string' },
+      'sweep-duration': { type: 'string' },
+      phases: { type: 'string' },
       warmup: { type: 'string' },
       quantity: { type: 'string' },
       experiments: { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
       'keep-data': { type: 'boolean', default: false },
-      'only-instant': { type: 'boolean', default: false },
       // `cluster`: the same sale and baseline on a Temporal cluster on Postgres (four service processes).
       temporal: { type: 'string', default: 'dev' },
     },
@@ -65,7 +78,17 @@ export function readFlags(): Flags {
     experiments: values.experiments ?? false,
     profile: values.profile ?? false,
     keepData: values['keep-data'] ?? false,
-    onlyInstant: values['only-instant'] ?? false,
     temporal: values.temporal,
+    sweepDuration: int('sweep-duration', values['sweep-duration'], quick ? 5 : 15),
+    phases: readPhases(values.phases),
   };
+}
+
+function readPhases(raw: string | undefined): ReadonlySet<BenchPhase> {
+  if (raw === undefined) return new Set(BENCH_PHASES);
+  const names = raw.split(',').map((p) => p.trim());
+  const unknown = names.filter((n) => !(BENCH_PHASES as readonly string[]).includes(n));
+  if (unknown.length)
+    throw new Error(`--phases: unknown ${unknown.join(', ')}; known: ${BENCH_PHASES.join(', ')}`);
+  return new Set(names as BenchPhase[]);
 }

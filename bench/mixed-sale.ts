@@ -9,9 +9,10 @@
 // (bench/sale.ts) walks the journey and keeps each buyer's checkout-to-PAID time under its plan's method, and
 // `mixedSaleFigures` turns those into the report's figures.
 import type { Flags } from './flags';
-import { saleOnItsOwnStack, type OwnStackSale } from './own-stack-sale';
+import { auditVerdict, saleOnItsOwnStack, type OwnStackSale } from './own-stack-sale';
 import { latencySummary } from './report';
 import { INSTANT_CARD, type PaymentPlan as SalePaymentPlan } from './sale';
+import type { MixedSaleFigures } from './summary';
 
 /** How a buyer pays, as the report names it. */
 export type PaymentMethodKind = 'card' | '3ds' | 'crypto';
@@ -188,28 +189,21 @@ export function runMixedSale(flags: Flags, runId: string, log: (line: string) =>
   });
 }
 
-/** The mixed sale's part of the report: JSON keys, details for the results file, lines for the summary. */
-export function mixedSaleReport(run: OwnStackSale, instantTicketsPerMinute: number) {
+/**
+ * The mixed sale's part of the report: its figures for the summary's `mixed` slot (with its lines of the summary
+ * text), its books' keys for the JSON line, and details for the results file.
+ */
+export function mixedSaleReport(run: OwnStackSale, instantTicketsPerMinute: number | null) {
   const s = run.sale.result;
   const figures = mixedSaleFigures({
     tickets: s.tickets,
     windowSeconds: run.windowSeconds,
     paidMsByMethod: s.paidMsByKind,
   });
-  const ok = run.invariants.ok && run.lostOrders.length === 0;
-  const problems = [
-    ...run.invariants.problems,
-    ...(run.lostOrders.length ? [`${run.lostOrders.length} lost`] : []),
-  ];
-  const json = {
-    mixedTicketsPerMinute: figures.mixedTicketsPerMinute,
-    mixedPaidP95Ms: figures.mixedPaidP95Ms,
-    mixedOversold: run.invariants.oversold,
-    mixedInvariantsOk: ok,
-  };
+  const { ok, problems } = auditVerdict(run);
   const lines = [
     `Mixed sale (70% instant card, 15% 3-D Secure, 15% crypto; webhooks on; a stack of its own)`,
-    `  tickets/minute         ${figures.mixedTicketsPerMinute} (instant-only ${instantTicketsPerMinute}); ` +
+    `  tickets/minute         ${figures.mixedTicketsPerMinute} (instant-only ${instantTicketsPerMinute ?? 'not run'}); ` +
       `${s.tickets} tickets in ${Math.round(run.windowSeconds * 10) / 10}s; ${s.soldOut} sold-out answers`,
     ...Object.entries(figures.byMethod).map(
       ([kind, f]) => `  ${`${kind} -> PAID`.padEnd(22)} p50 ${f.p50} ms, p95 ${f.p95} ms (${f.paid} paid orders)`,
@@ -218,6 +212,14 @@ export function mixedSaleReport(run: OwnStackSale, instantTicketsPerMinute: numb
     `  oversold, invariants   ${run.invariants.oversold}; ${ok ? 'ok' : problems.join('; ')}` +
       (Object.keys(s.errors).length ? `; errors ${JSON.stringify(s.errors)}` : ''),
   ];
+  const slot: MixedSaleFigures = {
+    ticketsPerMinute: figures.mixedTicketsPerMinute,
+    checkoutsPerMinute: Math.round((s.paidOrderIds.length / run.windowSeconds) * 60),
+    paidByKind: s.paidByKind,
+    paidP95MsByKind: figures.mixedPaidP95Ms,
+    lines,
+  };
+  const json = { mixedOversold: run.invariants.oversold, mixedInvariantsOk: ok };
   const details = {
     ...figures,
     windowSeconds: run.windowSeconds,
@@ -229,5 +231,5 @@ export function mixedSaleReport(run: OwnStackSale, instantTicketsPerMinute: numb
     lostOrders: run.lostOrders,
     perOrder: run.perOrder,
   };
-  return { json, details, lines, ok };
+  return { slot, json, details, ok };
 }

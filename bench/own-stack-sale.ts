@@ -4,11 +4,11 @@
 // concurrency, duration and warm-up as the instant sale, and the same audit.
 import { cpus } from 'node:os';
 import type { Db } from '../db';
-import { checkInvariants, orderWorkflows, type Invariants } from './audit';
+import { checkInvariants, orderCost, type Invariants, type OrderCost } from './audit';
 import type { Flags } from './flags';
 import type { ResourceSample } from './processes';
 import type { Phase, TimedRequest } from './report';
-import { checkoutsOn, seed, type CheckoutPhase, type PaymentPlan } from './sale';
+import { buyersOn, runCheckouts, seed, type CheckoutPhase, type PaymentPlan } from './sale';
 import { startStack, type Measured, type StackOptions } from './stack';
 
 /** What one such sale observed, with its own stack's timeline (for the chart). */
@@ -17,7 +17,8 @@ export interface OwnStackSale {
   invariants: Invariants;
   /** Orders buyers were shown as PAID that the books do not have as PAID. */
   lostOrders: string[];
-  perOrder: { workflowsPerOrder: number; eventsPerOrder: number; sampled: number };
+  /** History events and Temporal actions of the workflows sampled orders started. */
+  perOrder: OrderCost;
   /** Seconds of the selling window: to the last sale when the seats ran out before the clock, as the instant sale's. */
   windowSeconds: number;
   /** Cores that processes not of this stack used during the sale: other people's work on a shared machine. */
@@ -49,7 +50,8 @@ export async function saleOnItsOwnStack(input: {
   try {
     const catalogue = await seed(stack.db, runId, flags.seats, flags.quantity);
     const label = input.name.replace(/\W+/g, '-');
-    const checkouts = checkoutsOn(stack, catalogue, flags, runId, input.pay);
+    const buyers = buyersOn(stack, catalogue, flags, runId, input.pay);
+    const checkouts = (...args: Parameters<typeof buyers>) => runCheckouts(buyers(...args));
     if (flags.warmup > 0) {
       await stack.measure(`${input.name} warm-up`, () =>
         checkouts(`${label}-warmup`, catalogue.warmupTicketTypeId, flags.warmup, Number.MAX_SAFE_INTEGER),
@@ -63,13 +65,12 @@ export async function saleOnItsOwnStack(input: {
     log(`${input.name} done: ${s.tickets} tickets, ${s.soldOut} sold-out answers`);
     const invariants = await checkInvariants(stack.db, catalogue, s);
     stack.stopSampling();
-    const soldOutEarly = s.soldOut > 0 && s.lastPaidAt > 0;
     return {
       sale,
       invariants,
       lostOrders: await lostOrders(stack.db, s.paidOrderIds),
-      perOrder: await orderWorkflows(stack.client, s.paidOrderIds),
-      windowSeconds: Math.max(0.001, (soldOutEarly ? s.lastPaidAt : s.to) - s.from),
+      perOrder: await orderCost(stack.client, s.paidOrderIds),
+      windowSeconds: sellingWindowSeconds(s),
       otherProcessesCores: otherProcessesCores(stack.samples, s.from, s.to),
       clockStartedAt: Date.now() - stack.since() * 1000,
       phases: stack.phases,
@@ -117,4 +118,19 @@ export function otherProcessesCores(samples: ResourceSample[], from: number, to:
     return Math.max(0, (r.machineBusyPercent / 100) * cores - ours);
   });
   return Math.round((others.reduce((a, b) => a + b, 0) / Math.max(1, others.length)) * 100) / 100;
+}
+
+/** Seconds of a sale's selling window: to the last sale when the seats ran out before the clock, else to the end. */
+export function sellingWindowSeconds(s: CheckoutPhase): number {
+  const soldOutEarly = s.soldOut > 0 && s.lastPaidAt > 0;
+  return Math.max(0.001, (soldOutEarly ? s.lastPaidAt : s.to) - s.from);
+}
+
+/** Whether a sale's books held (invariants ok, no order lost), and every way they did not. */
+export function auditVerdict(run: Pick<OwnStackSale, 'invariants' | 'lostOrders'>) {
+  const problems = [
+    ...run.invariants.problems,
+    ...(run.lostOrders.length ? [`${run.lostOrders.length} orders shown PAID are not PAID in the books`] : []),
+  ];
+  return { ok: problems.length === 0 && run.invariants.ok, problems };
 }

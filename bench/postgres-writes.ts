@@ -14,9 +14,10 @@ export interface PostgresWriteCounters {
 }
 
 /**
- * Reads the counters. The row counts come from the statistics system, which a busy backend flushes about once a
- * second and an idle one within 10 s: read the "after" side at least 10 s after the phase's last write (the bench
- * reads it after the baseline phase, which does not touch this database). The transaction id is exact at once.
+ * Reads the counters. The transaction id is exact at once. The row counts come from the statistics system, where a
+ * busy backend reports at most once a second (and an idle one within 10 s), so a reading misses up to a second of
+ * each backend's latest writes. The bench reads both sides the same way, as its warm-up ends and as its sale ends,
+ * so the second missed at the end is about the second of warm-up counted at the start.
  */
 export async function readPostgresWrites(db: Db): Promise<PostgresWriteCounters> {
   const { rows } = await db.raw(

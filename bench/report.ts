@@ -33,6 +33,15 @@ export interface TimedRequest {
   units: number;
 }
 
+/** One step of the concurrency sweep: what so many buyers at once got through, and how fast each was answered. */
+export interface SweepPoint {
+  concurrency: number;
+  checkoutsPerMinute: number;
+  postP50Ms: number;
+  postP95Ms: number;
+  errors: number;
+}
+
 /** Everything the chart draws. */
 export interface ChartInput {
   title: string;
@@ -41,6 +50,8 @@ export interface ChartInput {
   checkouts: TimedRequest[];
   baseline: TimedRequest[];
   resources: ResourceSample[];
+  /** The concurrency sweep, drawn as latency against throughput; no panel when it did not run. */
+  sweep?: SweepPoint[];
   /** Cores on the machine, to draw whole-machine CPU on the per-core scale. */
   cores: number;
 }
@@ -103,6 +114,49 @@ function panel(top: number, title: string, unit: string, series: Series[], phase
     const t = (tMax * i) / 10;
     parts.push(
       `<text x="${x(t)}" y="${top + PANEL_HEIGHT + 13}" text-anchor="middle" font-size="10">${Math.round(t)}s</text>`,
+    );
+  }
+  return parts.join('\n');
+}
+
+/** Latency against throughput, one point per concurrency of the sweep, each labelled with its concurrency. */
+function sweepPanel(top: number, points: SweepPoint[]): string {
+  const plotWidth = WIDTH - LEFT - RIGHT;
+  const xMax = niceMax(Math.max(0, ...points.map((p) => p.checkoutsPerMinute)) * 1.05);
+  const yMax = niceMax(Math.max(0, ...points.map((p) => p.postP95Ms)) * 1.05);
+  const x = (v: number) => LEFT + (v / xMax) * plotWidth;
+  const y = (v: number) => top + PANEL_HEIGHT - (v / yMax) * PANEL_HEIGHT;
+  const parts = [
+    `<text x="${LEFT}" y="${top - 8}" font-weight="bold">Concurrency sweep: POST /v1/checkouts latency against paid checkouts/min</text>`,
+    `<rect x="${LEFT}" y="${top}" width="${plotWidth}" height="${PANEL_HEIGHT}" fill="none" stroke="#888"/>`,
+  ];
+  for (let i = 0; i <= 4; i++) {
+    const v = (yMax * i) / 4;
+    const h = (xMax * i) / 4;
+    parts.push(
+      `<line x1="${LEFT}" x2="${LEFT + plotWidth}" y1="${y(v)}" y2="${y(v)}" stroke="#ccc" stroke-width="0.5"/>`,
+      `<text x="${LEFT - 6}" y="${y(v) + 4}" text-anchor="end" font-size="10">${Math.round(v)}</text>`,
+      `<text x="${x(h)}" y="${top + PANEL_HEIGHT + 13}" text-anchor="middle" font-size="10">${Math.round(h)}/min</text>`,
+    );
+  }
+  parts.push(
+    `<text x="${LEFT - 50}" y="${top + PANEL_HEIGHT / 2}" font-size="10" transform="rotate(-90 ${LEFT - 50} ${top + PANEL_HEIGHT / 2})" text-anchor="middle">ms</text>`,
+  );
+  const lines: Array<[string, string, (p: SweepPoint) => number]> = [
+    ['POST p50', COLORS[0]!, (p) => p.postP50Ms],
+    ['POST p95', COLORS[3]!, (p) => p.postP95Ms],
+  ];
+  for (const [i, [name, color, value]] of lines.entries()) {
+    const d = points.map((p) => `${x(p.checkoutsPerMinute).toFixed(1)},${y(value(p)).toFixed(1)}`).join(' ');
+    parts.push(
+      `<polyline points="${d}" fill="none" stroke="${color}" stroke-width="1.5"/>`,
+      ...points.map(
+        (p) =>
+          `<circle cx="${x(p.checkoutsPerMinute).toFixed(1)}" cy="${y(value(p)).toFixed(1)}" r="3" fill="${color}"/>` +
+          `<text x="${(x(p.checkoutsPerMinute) + 5).toFixed(1)}" y="${(y(value(p)) - 5).toFixed(1)}" font-size="10">c${p.concurrency}</text>`,
+      ),
+      `<rect x="${LEFT + plotWidth + 10}" y="${top + 6 + i * 16}" width="12" height="3" fill="${color}"/>`,
+      `<text x="${LEFT + plotWidth + 28}" y="${top + 11 + i * 16}" font-size="11">${esc(name)}</text>`,
     );
   }
   return parts.join('\n');
@@ -193,7 +247,8 @@ export function renderChart(input: ChartInput): string {
       .filter((r) => r.components[name])
       .map((r): [number, number] => [r.t, r.components[name]!.rssMb]),
   }));
-  const height = panelTop(4) + 10;
+  const sweep = input.sweep?.length ? input.sweep : undefined;
+  const height = panelTop(sweep ? 5 : 4) + 10;
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" font-family="sans-serif" font-size="12">`,
     `<rect width="100%" height="100%" fill="#fff"/>`,
@@ -211,6 +266,7 @@ export function renderChart(input: ChartInput): string {
       tMax,
     ),
     panel(panelTop(3), 'Resident memory', 'MB', memory, input.phases, tMax),
+    ...(sweep ? [sweepPanel(panelTop(4), sweep)] : []),
     '</svg>',
   ].join('\n');
 }

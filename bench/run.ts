@@ -1,22 +1,25 @@
 // `npm run bench`: a flash sale on the embedded stack, beside a no-op baseline on the same Temporal server.
-// The phases, in order: bring up the stack (stack.ts), seed and warm up, run the sale (sale.ts), audit the books
-// (audit.ts), measure the floor (baseline.ts), read the histories, then the mixed sale and the scale-out check on
-// stacks of their own and the sizing model (scale-phases.ts), and report (summary.ts, report.ts).
+// The phases, in order: bring up the stack (stack.ts), seed and warm up, run the sale (sale.ts) and audit its books
+// and histories (audit.ts, actions.ts), sweep the concurrency (sweep.ts), measure the floors (baseline.ts), and
+// shut that stack down; then the mixed sale and the scale-out check, each on a stack of its own, and the sizing
+// model (scale-phases.ts); and report (summary.ts, report.ts). `--phases sale,sweep,baseline,mixed,scale-out` runs
+// a subset.
 import { readdirSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { checkoutWorkflowId } from '../domain';
-import { checkInvariants, historyOf, orderWorkflows, serverSideLatency, type HistoryStats } from './audit';
+import { checkInvariants, historyOf, orderCost, serverSideLatency } from './audit';
 import { measureBaselines, measureExperiments, type BaselinePhase } from './baseline';
 import { readFlags } from './flags';
 import { stopChild } from './processes';
-import { summarizeProfiles } from './profile';
 import { readPostgresWrites } from './postgres-writes';
-import { checkoutsOn, seed } from './sale';
-import { runScalePhases } from './scale-phases';
-import { startStack, type Measured } from './stack';
-import { summarize, writeResults } from './summary';
+import { summarizeProfiles } from './profile';
+import { buyersOn, runCheckouts, seed, type Catalogue, type SaleOptions } from './sale';
+import { instantSale, runScalePhases } from './scale-phases';
+import { startStack, type Measured, type Stack } from './stack';
+import { summarize, writeResults, type RunFigures, type SaleFigures } from './summary';
+import { runSweep } from './sweep';
 
 const log = (line: string) => console.log(`[bench] ${line}`);
 
@@ -36,117 +39,136 @@ async function main(): Promise<void> {
     log,
   });
   try {
-    const { client, db, config } = stack;
-    const catalogue = await seed(db, runId, flags.seats, flags.quantity);
-    const checkouts = checkoutsOn(stack, catalogue, flags, runId);
+    const catalogue = await seed(stack.db, runId, flags.seats, flags.quantity);
+    const buyers = buyersOn(stack, catalogue, flags, runId);
+    const { phases } = flags;
+    const floorOptions = { runId, concurrency: flags.concurrency, seconds: flags.baselineDuration, log };
 
     // Warm-up: JIT, the sticky cache and the connection pools, on a ticket type of its own.
     if (flags.warmup > 0) {
       log(`warm-up ${flags.warmup}s`);
-      await stack.measure('warm-up', () =>
-        checkouts('warmup', catalogue.warmupTicketTypeId, flags.warmup, Number.MAX_SAFE_INTEGER),
-      );
+      const warmup = buyers('warmup', catalogue.warmupTicketTypeId, flags.warmup, Number.MAX_SAFE_INTEGER);
+      await stack.measure('warm-up', () => runCheckouts(warmup));
     }
-
-    log(`flash sale ${flags.duration}s`);
-    const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
-    const saleWindowUs = { from: monotonicUs(), to: 0 };
-    const postgresBefore = await readPostgresWrites(db);
-    const sale = await stack.measure('flash sale', () =>
-      checkouts('sale', catalogue.ticketTypeId, flags.duration, flags.buyers),
-    );
-    saleWindowUs.to = monotonicUs();
-    log(`flash sale done: ${sale.result.tickets} tickets, ${sale.result.soldOut} sold-out answers`);
-    const invariants = await checkInvariants(db, catalogue, sale.result);
-
-    const phaseOptions = { runId, concurrency: flags.concurrency, seconds: flags.baselineDuration, log };
-    const baselines = await measureBaselines(stack, { ...phaseOptions, warmup: flags.warmup });
+    const postgresBefore = await readPostgresWrites(stack.db);
+    const sale = phases.has('sale')
+      ? await flashSale(stack, catalogue, buyers('sale', catalogue.ticketTypeId, flags.duration, flags.buyers))
+      : undefined;
+    // Read as the sweep starts writing again; the statistics' second of lag at either end of the sale cancels out.
+    const postgresAfter = await readPostgresWrites(stack.db);
+    const sweep = phases.has('sweep')
+      ? await runSweep(stack, buyers('sweep', catalogue.warmupTicketTypeId, 0, 0), flags.sweepDuration, log)
+      : undefined;
+    const baselines = phases.has('baseline')
+      ? await measureBaselines(stack, { ...floorOptions, warmup: flags.warmup })
+      : undefined;
     const { experiments, notes } = flags.experiments
-      ? await measureExperiments(stack, phaseOptions)
+      ? await measureExperiments(stack, floorOptions)
       : { experiments: [] as Array<Measured<BaselinePhase>>, notes: [] as string[] };
     stack.stopSampling();
-    // After the baselines, which do not touch the platform's database: its statistics of the sale are all in.
-    const postgresAfter = await readPostgresWrites(db);
 
-    const checkoutHistory = await historyOf(client, sale.result.paidOrderIds.map(checkoutWorkflowId));
-    const perOrder = await orderWorkflows(client, sale.result.paidOrderIds);
-    const baselineHistories = {
-      checkout: await historyOf(client, baselines.checkout.result.workflowIds),
-      remote: await historyOf(client, baselines.remote.result.workflowIds),
+    // Histories last, when the confirmations and other children of the sampled orders have finished.
+    const { client } = stack;
+    const saleFigures: SaleFigures | undefined = sale && {
+      ...sale,
+      checkoutHistory: await historyOf(client, sale.measured.result.paidOrderIds.map(checkoutWorkflowId)),
+      orderCost: await orderCost(client, sale.measured.result.paidOrderIds),
     };
-    const experimentHistories: HistoryStats[] = [];
-    for (const e of experiments) experimentHistories.push(await historyOf(client, e.result.workflowIds));
+    const floors: RunFigures['baselines'] = baselines && {
+      measured: baselines,
+      histories: {
+        checkout: await historyOf(client, baselines.checkout.result.workflowIds),
+        remote: await historyOf(client, baselines.remote.result.workflowIds),
+      },
+    };
+    const experimentFigures: RunFigures['experiments'] = [];
+    for (const e of experiments)
+      experimentFigures.push({
+        phase: e.result,
+        cpu: e.cpu,
+        history: await historyOf(client, e.result.workflowIds),
+      });
+    const workerProfile = flags.profile && sale ? await profileOfSale(stack, sale.windowUs) : [];
+    await stack.shutdown();
 
-    let workerProfile: Array<{ category: string; percent: number }> = [];
-    if (flags.profile) {
-      // The profile is written when the worker exits.
-      await stopChild(stack.workers[0]!);
-      const files = readdirSync(stack.profileDir)
-        .filter((f) => f.endsWith('.cpuprofile'))
-        .map((f) => join(stack.profileDir, f));
-      workerProfile = summarizeProfiles(files, saleWindowUs.from, saleWindowUs.to);
-    }
+    // The mixed sale and the scale-out check need the platform set up otherwise: each brings up a stack of its own.
+    const instant =
+      saleFigures && instantSale(stack, saleFigures, { before: postgresBefore, after: postgresAfter });
+    const more = await runScalePhases(flags, runId, instant, log);
 
     const report = summarize({
       flags,
-      config,
+      config: stack.config,
       runId,
-      sale,
-      baselines,
-      experiments: experiments.map((e, i) => ({ phase: e.result, cpu: e.cpu, history: experimentHistories[i]! })),
-      invariants,
-      checkoutHistory,
-      perOrder,
-      baselineHistories,
-      notes,
-      workerProfile,
       cores: cpus().length,
       resources: stack.samples,
-      serverLatency: await serverSideLatency(db, catalogue.ticketTypeId),
+      ...(saleFigures ? { sale: saleFigures } : {}),
+      ...(sweep ? { sweep: sweep.points } : {}),
+      ...(floors ? { baselines: floors } : {}),
+      experiments: experimentFigures,
+      ...(more.mixed ? { mixed: more.mixed } : {}),
+      ...(more.scaleOut ? { scaleOut: more.scaleOut } : {}),
+      notes,
+      workerProfile,
     });
-    await stack.shutdown();
-    const more = await runScalePhases(
-      flags,
-      runId,
-      {
-        ticketsPerMinute: report.json.ticketsPerMinute,
-        otherProcessesCores: report.details.sale.otherProcessesCores,
-        cost: {
-          paidCheckouts: sale.result.paidOrderIds.length,
-          windowSeconds: report.details.sale.windowSeconds,
-          cpuSeconds: sale.cpu,
-          historyEventsPerOrder: perOrder.eventsPerOrder,
-        },
-        actionsPerOrder: 'actionsPerOrder' in report.json ? Number(report.json.actionsPerOrder) : undefined,
-        postgresWrites: { before: postgresBefore, after: postgresAfter },
-        clockStartedAt: Date.now() - stack.since() * 1000,
-      },
-      log,
-    );
     const full = {
       json: { ...report.json, ...more.json },
       details: { ...report.details, ...more.details },
-      text: [report.text, ...more.lines, ''].join('\n'),
+      text: [report.text, ...more.sizingLines, ''].join('\n'),
     };
     const chartPath = writeResults({
       runId,
       report: full,
       flags,
       phases: [...stack.phases, ...more.timeline.phases],
-      // The mixed sale and the scale-out sale on the chart's checkout panel, beside the instant sale.
-      sale: { ...sale.result, requests: [...sale.result.requests, ...more.timeline.requests] },
-      baselines: [baselines.checkout.result, baselines.remote.result, ...experiments.map((e) => e.result)],
+      checkouts: [
+        ...(sale?.measured.result.requests ?? []),
+        ...(sweep?.requests ?? []),
+        // The mixed sale and the scale-out sale, on the first stack's clock.
+        ...more.timeline.requests,
+      ],
+      baselines: [
+        ...(baselines ? [baselines.checkout.result, baselines.remote.result] : []),
+        ...experiments.map((e) => e.result),
+      ],
+      ...(sweep ? { sweep: sweep.points } : {}),
       resources: [...stack.samples, ...more.timeline.samples],
     });
     console.log(full.text);
     console.log(`[bench] chart: ${chartPath}`);
     console.log(JSON.stringify({ ...full.json, chart: chartPath }));
-    process.exit(invariants.ok && more.ok ? 0 : 1);
+    process.exit((sale && !sale.invariants.ok) || !more.ok ? 1 : 0);
   } catch (err) {
     console.error('[bench] failed:', err);
     await stack.shutdown();
     process.exit(1);
   }
+}
+
+/** The flash sale, then its books; `windowUs` is the sale on the CPU profile's clock. */
+async function flashSale(stack: Stack, catalogue: Catalogue, options: SaleOptions) {
+  log(`flash sale ${options.seconds}s`);
+  const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
+  const windowUs = { from: monotonicUs(), to: 0 };
+  const measured = await stack.measure('flash sale', () => runCheckouts(options));
+  windowUs.to = monotonicUs();
+  log(`flash sale done: ${measured.result.tickets} tickets, ${measured.result.soldOut} sold-out answers`);
+  const invariants = await checkInvariants(stack.db, catalogue, measured.result);
+  return {
+    measured,
+    invariants,
+    serverLatency: await serverSideLatency(stack.db, catalogue.ticketTypeId),
+    windowUs,
+  };
+}
+
+/** The first checkout worker's CPU over the sale, by package; the profile is written when the worker exits. */
+async function profileOfSale(stack: Stack, windowUs: { from: number; to: number }) {
+  await stopChild(stack.workers[0]!);
+  const files = readdirSync(stack.profileDir)
+    .filter((f) => f.endsWith('.cpuprofile'))
+    .map((f) => join(stack.profileDir, f));
+  return summarizeProfiles(files, windowUs.from, windowUs.to);
 }
 
 void main().catch((err) => {

@@ -220,29 +220,28 @@ export async function runCheckouts(options: SaleOptions): Promise<CheckoutPhase>
 }
 
 /**
- * The run's checkouts on `stack` for `catalogue`, with the flags' quantity and concurrency: a phase then only says
- * who buys (`label`), what, for how long and how many.
+ * The run's buyers on `stack` for `catalogue`, with the flags' quantity and concurrency: a phase then only says who
+ * buys (`label`), what, for how long and how many.
  */
-export function checkoutsOn(
+export function buyersOn(
   stack: Pick<Stack, 'config' | 'apiUrls' | 'since'>,
   catalogue: Pick<Catalogue, 'eventId'>,
   flags: Pick<Flags, 'quantity' | 'concurrency'>,
   runId: string,
   pay?: (i: number) => PaymentPlan,
 ) {
-  return (label: string, ticketTypeId: string, seconds: number, buyers: number) =>
-    runCheckouts({
-      config: stack.config,
-      runId,
-      label,
-      apiUrls: stack.apiUrls,
-      eventId: catalogue.eventId,
-      ticketTypeId,
-      quantity: flags.quantity,
-      concurrency: flags.concurrency,
-      seconds,
-      buyers,
-      since: stack.since,
-      pay,
-    });
+  return (label: string, ticketTypeId: string, seconds: number, count: number): SaleOptions => ({
+    config: stack.config,
+    runId,
+    label,
+    apiUrls: stack.apiUrls,
+    eventId: catalogue.eventId,
+    ticketTypeId,
+    quantity: flags.quantity,
+    concurrency: flags.concurrency,
+    seconds,
+    buyers: count,
+    since: stack.since,
+    ...(pay ? { pay } : {}),
+  });
 }

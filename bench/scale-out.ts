@@ -3,7 +3,8 @@
 // an order costs does not grow when processes are added; this is where that is tested on this box, with the audit
 // run on it too: nothing oversold, no order lost.
 import type { Flags } from './flags';
-import { saleOnItsOwnStack, type OwnStackSale } from './own-stack-sale';
+import { auditVerdict, saleOnItsOwnStack, type OwnStackSale } from './own-stack-sale';
+import type { ScaleOutFigures } from './summary';
 /** What one sale cost, as the bench measured it. */
 export interface SaleCost {
   paidCheckouts: number;
@@ -72,25 +73,16 @@ export const saleCost = (run: Pick<OwnStackSale, 'sale' | 'windowSeconds' | 'per
 
 /**
  * The scale-out check's part of the report, against the instant sale with one process each (`one`, during which
- * other people's processes used `oneOtherCores`).
+ * other people's processes used `oneOtherCores`): the summary's `scaleOut` slot (with its lines of the summary
+ * text), its books' keys for the JSON line, and details for the results file.
  */
 export function scaleOutReport(one: SaleCost, run: OwnStackSale, oneOtherCores: number) {
   const figures = scaleOutFigures(one, saleCost(run));
-  const ok = run.invariants.ok && run.lostOrders.length === 0;
-  const problems = [
-    ...run.invariants.problems,
-    ...(run.lostOrders.length ? [`${run.lostOrders.length} lost`] : []),
-  ];
+  const { ok, problems } = auditVerdict(run);
   const fmt = (cpu: Record<string, number>) =>
     `${Math.round(Object.values(cpu).reduce((a, b) => a + b, 0))} (${Object.entries(cpu)
       .map(([k, v]) => `${k} ${v}`)
       .join(', ')})`;
-  const json = {
-    scaleOutRatio: figures.scaleOutRatio,
-    scaleOutOversold: run.invariants.oversold,
-    scaleOutLostOrders: run.lostOrders.length,
-    scaleOutInvariantsOk: ok,
-  };
   const lines = [
     `Scale-out check (the instant sale with 2 worker and 2 API processes, over 1 of each)`,
     `  scale-out ratio        ${figures.scaleOutRatio} (checkouts per platform CPU-second, two each over one; ` +
@@ -104,6 +96,18 @@ export function scaleOutReport(one: SaleCost, run: OwnStackSale, oneOtherCores: 
     `  history events/order   ${figures.historyEventsPerOrder.two} (one each ${figures.historyEventsPerOrder.one})`,
     `  oversold, lost, books  ${run.invariants.oversold}, ${run.lostOrders.length}; ${ok ? 'ok' : problems.join('; ')}`,
   ];
+  const slot: ScaleOutFigures = {
+    ratio: figures.scaleOutRatio,
+    workers: 2,
+    apis: 2,
+    ticketsPerMinute: Math.round((run.sale.result.tickets / run.windowSeconds) * 60),
+    lines,
+  };
+  const json = {
+    scaleOutOversold: run.invariants.oversold,
+    scaleOutLostOrders: run.lostOrders.length,
+    scaleOutInvariantsOk: ok,
+  };
   const details = {
     ...figures,
     otherProcessesCores: { one: oneOtherCores, two: run.otherProcessesCores },
@@ -111,5 +115,5 @@ export function scaleOutReport(one: SaleCost, run: OwnStackSale, oneOtherCores: 
     lostOrders: run.lostOrders,
     perOrder: run.perOrder,
   };
-  return { json, details, lines, ok };
+  return { slot, json, details, ok };
 }

@@ -1,15 +1,16 @@
-// The phases after the instant sale (bench/README.md, "The mixed sale", "The scale-out check", "Sizing past this
-// box"): the mixed sale and the scale-out check, each on a stack of its own, and the sizing model fed with what
-// one instant-sale order cost. Their figures join the instant sale's report under their own JSON keys.
+// The phases after the first stack is down (bench/README.md, "The mixed sale", "The scale-out check", "Sizing past
+// this box"): the mixed sale and the scale-out check, each on a stack of its own, and the sizing model fed with
+// what one instant-sale order cost. They fill the summary's typed slots (`mixed`, `scaleOut` in summary.ts).
 import type { Flags } from './flags';
 import { mixedSaleReport, runMixedSale } from './mixed-sale';
-import { onTimelineOf } from './own-stack-sale';
-import type { PostgresWriteCounters } from './postgres-writes';
-import { postgresWritesPerOrder } from './postgres-writes';
+import { onTimelineOf, otherProcessesCores, sellingWindowSeconds, type OwnStackSale } from './own-stack-sale';
+import { postgresWritesPerOrder, type PostgresWriteCounters } from './postgres-writes';
 import type { ResourceSample } from './processes';
 import type { Phase, TimedRequest } from './report';
 import { cpuMsPerOrderByKind, runScaleOut, scaleOutReport, type SaleCost } from './scale-out';
 import { sizingReport, type PerOrderFigures } from './sizing';
+import type { Stack } from './stack';
+import type { SaleFigures } from './summary';
 
 /** What the instant sale measured that these phases compare with or scale from. */
 export interface InstantSale {
@@ -18,10 +19,33 @@ export interface InstantSale {
   /** Cores other people's processes used during it. */
   otherProcessesCores: number;
   actionsPerOrder?: number;
-  /** Postgres's write counters before the sale and once its statistics were in (postgres-writes.ts). */
+  /** Postgres's write counters at the sale's start and after its audit (postgres-writes.ts). */
   postgresWrites: { before: PostgresWriteCounters; after: PostgresWriteCounters };
   /** Wall-clock milliseconds at which the instant sale's stack clock read 0: the chart's clock. */
   clockStartedAt: number;
+}
+
+/** What these phases need of the instant sale, read off its stack (whose clock the chart keeps) and its figures. */
+export function instantSale(
+  stack: Pick<Stack, 'samples' | 'since'>,
+  sale: Pick<SaleFigures, 'measured' | 'orderCost'>,
+  postgresWrites: InstantSale['postgresWrites'],
+): InstantSale {
+  const s = sale.measured.result;
+  const windowSeconds = sellingWindowSeconds(s);
+  return {
+    ticketsPerMinute: Math.round((s.tickets / windowSeconds) * 60),
+    cost: {
+      paidCheckouts: s.paidOrderIds.length,
+      windowSeconds,
+      cpuSeconds: sale.measured.cpu,
+      historyEventsPerOrder: sale.orderCost.eventsPerOrder,
+    },
+    otherProcessesCores: otherProcessesCores(stack.samples, s.from, s.to),
+    actionsPerOrder: sale.orderCost.actionsPerOrder,
+    postgresWrites,
+    clockStartedAt: Date.now() - stack.since() * 1000,
+  };
 }
 
 /** The sizing model's input from the instant sale: per-order figures of the platform's components. */
@@ -42,33 +66,43 @@ export function perOrderFigures(sale: InstantSale, ticketsPerOrder: number): Per
   };
 }
 
-/** Runs the mixed sale and the scale-out check (unless `--only-instant`) and sizes a deployment. */
+/**
+ * Runs the mixed sale (`--phases` has `mixed`) and the scale-out check (`scale-out`, and the instant sale ran), and
+ * sizes a deployment from the instant sale. `instant` is absent when the sale did not run.
+ */
 export async function runScalePhases(
   flags: Flags,
   runId: string,
-  instant: InstantSale,
+  instant: InstantSale | undefined,
   log: (line: string) => void,
 ) {
-  const sizing = sizingReport(perOrderFigures(instant, flags.quantity));
+  const sizing = instant && sizingReport(perOrderFigures(instant, flags.quantity));
+  const mixedRun = flags.phases.has('mixed') ? await runMixedSale(flags, runId, log) : undefined;
+  const mixed = mixedRun && mixedSaleReport(mixedRun, instant?.ticketsPerMinute ?? null);
+  const scaleOutRun = instant && flags.phases.has('scale-out') ? await runScaleOut(flags, runId, log) : undefined;
+  const scaleOut =
+    instant && scaleOutRun && scaleOutReport(instant.cost, scaleOutRun, instant.otherProcessesCores);
+
   const timeline = { phases: [] as Phase[], requests: [] as TimedRequest[], samples: [] as ResourceSample[] };
-  if (flags.onlyInstant) {
-    return { json: {}, details: { sizing: sizing.details }, lines: [sizing.text], ok: true, timeline };
-  }
-  const mixedRun = await runMixedSale(flags, runId, log);
-  const mixed = mixedSaleReport(mixedRun, instant.ticketsPerMinute);
-  const scaleOutRun = await runScaleOut(flags, runId, log);
-  const scaleOut = scaleOutReport(instant.cost, scaleOutRun, instant.otherProcessesCores);
-  for (const run of [mixedRun, scaleOutRun]) {
-    const placed = onTimelineOf(instant.clockStartedAt, run);
+  for (const run of [mixedRun, scaleOutRun].filter((r): r is OwnStackSale => r !== undefined)) {
+    const placed = onTimelineOf(instant?.clockStartedAt ?? run.clockStartedAt, run);
     timeline.phases.push(...placed.phases);
     timeline.requests.push(...placed.requests);
     timeline.samples.push(...placed.samples);
   }
   return {
-    json: { ...mixed.json, ...scaleOut.json },
-    details: { mixedSale: mixed.details, scaleOut: scaleOut.details, sizing: sizing.details },
-    lines: [...mixed.lines, ...scaleOut.lines, sizing.text],
-    ok: mixed.ok && scaleOut.ok,
+    /** For summarize's slots. */
+    mixed: mixed?.slot,
+    scaleOut: scaleOut?.slot,
+    /** Keys of the JSON line beyond the headline: the extra sales' own books. */
+    json: { ...mixed?.json, ...scaleOut?.json },
+    details: {
+      mixedSale: mixed?.details ?? null,
+      scaleOutCheck: scaleOut?.details ?? null,
+      sizing: sizing?.details ?? null,
+    },
+    sizingLines: sizing ? [sizing.text] : [],
+    ok: (mixed?.ok ?? true) && (scaleOut?.ok ?? true),
     timeline,
   };
 }

@@ -7,6 +7,7 @@ import {
   eventTypeName,
   type JsonHistoryEvent,
 } from '../bench/actions';
+import { differencesFromShape, expectedActivitySteps, type CheckoutShape } from '../bench/checkout-shape';
 import { HISTORIES_DIR } from './support/histories';
 
 /** A history event as the JSON histories hold it; `type` is the short name, attributes under its own key. */
@@ -169,5 +170,30 @@ describe('eventTypeCounts', () => {
         { eventType: 'EVENT_TYPE_TIMER_FIRED' },
       ]),
     ).toEqual({ TIMER_STARTED: 2, TIMER_FIRED: 1 });
+  });
+});
+
+describe('differencesFromShape', () => {
+  const shape: CheckoutShape = {
+    workflowType: 'checkoutWorkflowV2',
+    steps: { reserve: 'local', charge: 'remote', issue: 'local', accrue: 'local' },
+    paidAfter: 'issue',
+    searchAttributeUpserts: 1,
+    memoUpserts: 2,
+  };
+
+  test('when the sale ran the shape exactly, then there is nothing to say', () => {
+    const ran = { workflowType: 'checkoutWorkflowV2', steps: expectedActivitySteps(shape) };
+    expect(differencesFromShape(ran, shape)).toEqual([]);
+  });
+
+  test('when the sale ran another type with the charge local, then both are named and the floor is called off', () => {
+    const steps = expectedActivitySteps(shape).map((s) => ({ ...s, kind: 'local' as const }));
+    expect(differencesFromShape({ workflowType: 'checkoutWorkflowV3', steps }, shape)).toEqual([
+      'the sale ran checkoutWorkflowV3; CHECKOUT_SHAPE describes checkoutWorkflowV2',
+      "the sale's checkout ran reserveSeats local, chargeCard local, issueTickets local, accrueOrderPoints local; " +
+        'CHECKOUT_SHAPE says reserveSeats local, chargeCard remote, issueTickets local, accrueOrderPoints local',
+      'the like-for-like baseline is not like for like until bench/checkout-shape.ts follows',
+    ]);
   });
 });

@@ -2,7 +2,7 @@ import { WithStartWorkflowOperation } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { activitySteps, countActions, eventTypeCounts, type JsonHistoryEvent } from '../bench/actions';
-import { CHECKOUT_SHAPE, CHECKOUT_STEP_ACTIVITIES, type CheckoutStep } from '../bench/checkout-shape';
+import { CHECKOUT_SHAPE, expectedActivitySteps } from '../bench/checkout-shape';
 import { awaitPlacementUpdate, checkoutWorkflowId } from '../domain';
 import type { checkoutWorkflowV2 } from '../workflows/checkout';
 import { createTemporalEnv, uid, Worker, workerOptions } from './support/env';
@@ -31,19 +31,22 @@ const instantCard = {
 };
 
 describe('the bench baseline shape', () => {
-  test('when checkoutWorkflowV2 pays with an instant card, then its steps and upserts are what CHECKOUT_SHAPE says', async () => {
+  test('when the checkout pays with an instant card, then its steps and upserts are what CHECKOUT_SHAPE says', async () => {
     const taskQueue = uid('shape-test');
     const input = checkoutInput({ organizerId: 'org_t', eventId: 'evt_t', ticketTypeId: 'tt_t' });
     const worker = await Worker.create({ ...workerOptions(env, taskQueue), activities: instantCard });
     const events = await worker.runUntil(async () => {
       // Started as the API starts it: update-with-start.
       await env.client.workflow.executeUpdateWithStart(awaitPlacementUpdate, {
-        startWorkflowOperation: new WithStartWorkflowOperation<typeof checkoutWorkflowV2>('checkoutWorkflowV2', {
-          workflowId: checkoutWorkflowId(input.orderId),
-          taskQueue,
-          args: [input],
-          workflowIdConflictPolicy: 'USE_EXISTING',
-        }),
+        startWorkflowOperation: new WithStartWorkflowOperation<typeof checkoutWorkflowV2>(
+          CHECKOUT_SHAPE.workflowType,
+          {
+            workflowId: checkoutWorkflowId(input.orderId),
+            taskQueue,
+            args: [input],
+            workflowIdConflictPolicy: 'USE_EXISTING',
+          },
+        ),
       });
       const handle = env.client.workflow.getHandle(checkoutWorkflowId(input.orderId));
       await handle.result();
@@ -54,10 +57,7 @@ describe('the bench baseline shape', () => {
 
     // When this fails, the checkout changed: make bench/checkout-shape.ts say what it does now, so the bench's
     // like-for-like baseline follows.
-    const expected = (Object.entries(CHECKOUT_SHAPE.steps) as Array<[CheckoutStep, 'local' | 'remote']>).map(
-      ([step, kind]) => ({ activityType: CHECKOUT_STEP_ACTIVITIES[step], kind }),
-    );
-    expect(activitySteps(events)).toEqual(expected);
+    expect(activitySteps(events)).toEqual(expectedActivitySteps(CHECKOUT_SHAPE));
     // Upserts of TemporalChangeVersion alone are `patched()` bookkeeping, not the checkout's own.
     const upserts = {
       searchAttributeUpserts: countActions(events).byKind['search attributes upserted'] ?? 0,

@@ -2,7 +2,7 @@ import { mixedSaleReport } from '../bench/mixed-sale';
 import { onTimelineOf, otherProcessesCores, type OwnStackSale } from '../bench/own-stack-sale';
 import type { CheckoutPhase } from '../bench/sale';
 import { scaleOutReport, type SaleCost } from '../bench/scale-out';
-import { perOrderFigures } from '../bench/scale-phases';
+import { instantSale, perOrderFigures } from '../bench/scale-phases';
 
 /** A sale on a stack of its own, as saleOnItsOwnStack returns it, with round figures. */
 function ownStackSale(overrides: Partial<CheckoutPhase> = {}, cpu: Record<string, number> = {}): OwnStackSale {
@@ -38,7 +38,16 @@ function ownStackSale(overrides: Partial<CheckoutPhase> = {}, cpu: Record<string
       problems: [],
     },
     lostOrders: [],
-    perOrder: { workflowsPerOrder: 1, eventsPerOrder: 20, sampled: 10 },
+    perOrder: {
+      sampled: 10,
+      workflowsPerOrder: 1,
+      eventsPerOrder: 20,
+      actionsPerOrder: 9,
+      eventsByType: {},
+      actionsByKind: {},
+      checkout: null,
+      byWorkflowType: {},
+    },
     windowSeconds: 30,
     otherProcessesCores: 0.2,
     clockStartedAt: 1_000_000,
@@ -51,13 +60,13 @@ describe('the mixed sale in the report', () => {
   test('when the mixed sale sold 100 tickets in 30 s, then its figure sits beside the instant one with p95 by method', () => {
     const run = ownStackSale({ paidMsByKind: { card: [100, 200], '3ds': [900], crypto: [700] } });
     const report = mixedSaleReport(run, 400);
-    expect(report.json).toEqual({
-      mixedTicketsPerMinute: 200,
-      mixedPaidP95Ms: { card: 200, '3ds': 900, crypto: 700 },
-      mixedOversold: 0,
-      mixedInvariantsOk: true,
+    expect(report.slot).toMatchObject({
+      ticketsPerMinute: 200,
+      checkoutsPerMinute: 200,
+      paidP95MsByKind: { card: 200, '3ds': 900, crypto: 700 },
     });
-    expect(report.lines.join('\n')).toContain('tickets/minute         200 (instant-only 400)');
+    expect(report.json).toEqual({ mixedOversold: 0, mixedInvariantsOk: true });
+    expect(report.slot.lines.join('\n')).toContain('tickets/minute         200 (instant-only 400)');
     expect(report.ok).toBe(true);
   });
 
@@ -66,7 +75,7 @@ describe('the mixed sale in the report', () => {
     const report = mixedSaleReport(run, 400);
     expect(report.ok).toBe(false);
     expect(report.json.mixedInvariantsOk).toBe(false);
-    expect(report.lines.join('\n')).toContain('1 lost');
+    expect(report.slot.lines.join('\n')).toContain('1 orders shown PAID are not PAID in the books');
   });
 });
 
@@ -81,8 +90,8 @@ describe('the scale-out check in the report', () => {
   test('when two of each cost as much per order as one of each, then scaleOutRatio is 1 and the audit is ok', () => {
     const two = ownStackSale({}, { temporal: 10, postgres: 2, worker: 4, 'worker-2': 4, api: 1, 'api-2': 1 });
     const report = scaleOutReport(one, two, 0.1);
+    expect(report.slot).toMatchObject({ ratio: 1, workers: 2, apis: 2, ticketsPerMinute: 200 });
     expect(report.json).toEqual({
-      scaleOutRatio: 1,
       scaleOutOversold: 0,
       scaleOutLostOrders: 0,
       scaleOutInvariantsOk: true,
@@ -96,7 +105,7 @@ describe('the scale-out check in the report', () => {
     const report = scaleOutReport(one, two, 0.1);
     expect(report.ok).toBe(false);
     expect(report.json.scaleOutOversold).toBe(2);
-    expect(report.lines.join('\n')).toContain('oversold by 2');
+    expect(report.slot.lines.join('\n')).toContain('oversold by 2');
   });
 });
 
@@ -150,5 +159,31 @@ describe("other people's load during a sale", () => {
     // The sample at t=5 is outside the sale (10-40 s) and does not count.
     const samples = [{ ...sample(5), machineBusyPercent: 100 }, sample(11), sample(12)];
     expect(otherProcessesCores(samples, 10, 40, 2)).toBe(0.5);
+  });
+});
+
+describe('what the later phases take from the instant sale', () => {
+  test('when the instant sale sold out after 25 s, then its rate, cost and clock are read over that window', () => {
+    const run = ownStackSale({ from: 10, to: 40, soldOut: 5, lastPaidAt: 35, tickets: 100 }, { worker: 8 });
+    const sample = { t: 20, machineBusyPercent: 100, components: { worker: { rssMb: 1, cpuPercent: 150 } } };
+    const writes = {
+      before: { nextTransactionId: 1, rowWrites: 1 },
+      after: { nextTransactionId: 2, rowWrites: 2 },
+    };
+    const before = Date.now();
+    const instant = instantSale(
+      { samples: [sample], since: () => 60 },
+      { measured: run.sale, orderCost: run.perOrder },
+      writes,
+    );
+    expect(instant).toMatchObject({
+      ticketsPerMinute: 240,
+      cost: { paidCheckouts: 100, windowSeconds: 25, cpuSeconds: { worker: 8 }, historyEventsPerOrder: 20 },
+      actionsPerOrder: 9,
+      postgresWrites: writes,
+    });
+    expect(instant.otherProcessesCores).toBeCloseTo(0.5, 1);
+    expect(instant.clockStartedAt).toBeGreaterThanOrEqual(before - 60_000);
+    expect(instant.clockStartedAt).toBeLessThanOrEqual(Date.now() - 60_000);
   });
 });
