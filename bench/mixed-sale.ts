@@ -12,6 +12,7 @@ import type { Flags } from './flags';
 import { auditVerdict, saleOnItsOwnStack, type OwnStackSale } from './own-stack-sale';
 import { latencySummary } from './report';
 import { INSTANT_CARD, type PaymentPlan as SalePaymentPlan } from './sale';
+import { cpuMsPerOrderByKind, platformCpuText, saleCost } from './scale-out';
 import type { MixedSaleFigures } from './summary';
 
 /** How a buyer pays, as the report names it. */
@@ -208,6 +209,7 @@ export function mixedSaleReport(run: OwnStackSale, instantTicketsPerMinute: numb
     ...Object.entries(figures.byMethod).map(
       ([kind, f]) => `  ${`${kind} -> PAID`.padEnd(22)} p50 ${f.p50} ms, p95 ${f.p95} ms (${f.paid} paid orders)`,
     ),
+    `  CPU ms per checkout    ${platformCpuText(cpuMsPerOrderByKind(saleCost(run)))}`,
     `  machine                other people's processes used ${run.otherProcessesCores} cores`,
     `  oversold, invariants   ${run.invariants.oversold}; ${ok ? 'ok' : problems.join('; ')}` +
       (Object.keys(s.errors).length ? `; errors ${JSON.stringify(s.errors)}` : ''),
@@ -224,6 +226,7 @@ export function mixedSaleReport(run: OwnStackSale, instantTicketsPerMinute: numb
     ...figures,
     windowSeconds: run.windowSeconds,
     otherProcessesCores: run.otherProcessesCores,
+    cpuMsPerCheckout: cpuMsPerOrderByKind(saleCost(run)),
     paidByKind: s.paidByKind,
     unpaid: s.unpaid,
     errors: s.errors,

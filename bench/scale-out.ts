@@ -35,6 +35,12 @@ export function cpuMsPerOrderByKind(cost: SaleCost): Record<string, number> {
   return Object.fromEntries(Object.entries(byKind).map(([k, v]) => [k, Math.round(v * 10) / 10]));
 }
 
+/** `174 (temporal 76.3, worker 64.7, ...)`: the platform's CPU ms per checkout, then by kind of component. */
+export function platformCpuText(byKind: Record<string, number>): string {
+  const parts = Object.entries(byKind).map(([k, v]) => `${k} ${v}`);
+  return `${Math.round(total(byKind))} (${parts.join(', ')})`;
+}
+
 const total = (byKind: Record<string, number>) => Object.values(byKind).reduce((a, b) => a + b, 0);
 const ratio = (a: number, b: number) => Math.round((a / Math.max(1e-9, b)) * 100) / 100;
 
@@ -79,16 +85,12 @@ export const saleCost = (run: Pick<OwnStackSale, 'sale' | 'windowSeconds' | 'per
 export function scaleOutReport(one: SaleCost, run: OwnStackSale, oneOtherCores: number) {
   const figures = scaleOutFigures(one, saleCost(run));
   const { ok, problems } = auditVerdict(run);
-  const fmt = (cpu: Record<string, number>) =>
-    `${Math.round(Object.values(cpu).reduce((a, b) => a + b, 0))} (${Object.entries(cpu)
-      .map(([k, v]) => `${k} ${v}`)
-      .join(', ')})`;
   const lines = [
     `Scale-out check (the instant sale with 2 worker and 2 API processes, over 1 of each)`,
     `  scale-out ratio        ${figures.scaleOutRatio} (checkouts per platform CPU-second, two each over one; ` +
       `1 = an order costs the same)`,
-    `  CPU ms per checkout    one each ${fmt(figures.cpuMsPerOrder.one)}`,
-    `                         two each ${fmt(figures.cpuMsPerOrder.two)}`,
+    `  CPU ms per checkout    one each ${platformCpuText(figures.cpuMsPerOrder.one)}`,
+    `                         two each ${platformCpuText(figures.cpuMsPerOrder.two)}`,
     `  checkouts/minute       ${figures.checkoutsPerMinute.two} (one each ${figures.checkoutsPerMinute.one}; ` +
       `ratio ${figures.throughputRatio}: on shared cores, more a reading of the machine than the test)`,
     `  machine                other people's processes used ${run.otherProcessesCores} cores ` +
