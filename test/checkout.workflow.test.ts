@@ -550,7 +550,6 @@ describe('checkoutWorkflow fulfilment', () => {
     expect(seen.final.status).toBe('PAID');
     expect(seen.parent.status.name).toBe('COMPLETED');
     expect(seen.parent.memo).toMatchObject({
-      status: 'PAID',
       fulfilment: { nftWorkflowId: mintId, confirmationWorkflowId: confirmationId },
     });
     for (const child of [seen.mint, seen.confirmation]) {

@@ -103,6 +103,13 @@ export const INLINE_REWARDS = 'checkout-inline-rewards-v1';
  * little on a path that then waits minutes for the buyer.
  */
 export const LOCAL_CARD_CHARGE = 'checkout-local-charge-v1';
+/**
+ * Patch id: a status change upserts the OrderStatus search attribute only when the status itself changed, and no memo:
+ * nobody reads the checkout's memo (the API, support's queries and the README use the search attributes), and each
+ * upsert is a history event and a visibility write. Histories before it upsert both on every change.
+ */
+export const STATUS_SEARCH_ATTRIBUTE_ONLY = 'checkout-status-search-attribute-only-v1';
+
 /** How a checkout ended, before compensation runs. */
 interface Ending {
   status: OrderStatus;
@@ -200,12 +207,17 @@ async function runCheckout(input: CheckoutInput, patched: ChangeGate): Promise<C
 
   const setStatus = (status: OrderStatus, reason?: OrderReason, detail?: string) => {
     if (view.status === status && view.reason === reason) return;
+    const statusChanged = view.status !== status;
     view.status = status;
     view.reason = reason;
     view.reasonDetail = detail;
     view.history.push({ at: new Date().toISOString(), status, ...(reason ? { reason } : {}) });
-    upsertSearchAttributes([{ key: SearchAttributes.OrderStatus, value: status }]);
-    upsertMemo({ status, ...(reason ? { reason } : {}) });
+    if (!patched(STATUS_SEARCH_ATTRIBUTE_ONLY)) {
+      upsertSearchAttributes([{ key: SearchAttributes.OrderStatus, value: status }]);
+      upsertMemo({ status, ...(reason ? { reason } : {}) });
+    } else if (statusChanged) {
+      upsertSearchAttributes([{ key: SearchAttributes.OrderStatus, value: status }]);
+    }
   };
   const setPayment = (status: PaymentStatus) => {
     view.payment.status = status;

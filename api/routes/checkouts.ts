@@ -222,13 +222,6 @@ export function checkoutRoutes({ config, db, temporal }: CheckoutRouteDeps): Rou
               paymentMethod: input.payment.method,
               amountMinor: input.total.amountMinor,
             }),
-            memo: {
-              eventId: input.eventId,
-              amountMinor: input.total.amountMinor,
-              currency: input.total.currency,
-              paymentMethod: input.payment.method,
-              status: 'AWAITING_PAYMENT',
-            },
           }),
         }),
       );
