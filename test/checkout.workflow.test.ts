@@ -23,7 +23,7 @@ import {
   type CheckoutView,
   type PaymentOutcome,
 } from '../domain';
-import type { checkoutWorkflowV2 } from '../workflows/checkout';
+import type { checkoutWorkflowV3 } from '../workflows/checkout';
 import type { latePaymentWorkflow } from '../workflows/late-payment';
 import { createTemporalEnv, uid, Worker, workerOptions } from './support/env';
 import { recordHistory } from './support/histories';
@@ -99,7 +99,7 @@ function fakeActivities(overrides: Overrides = {}) {
 let taskQueue = 'checkout-test';
 async function place(input: CheckoutInput) {
   const placement = await env.client.workflow.executeUpdateWithStart(awaitPlacementUpdate, {
-    startWorkflowOperation: new WithStartWorkflowOperation<typeof checkoutWorkflowV2>('checkoutWorkflowV2', {
+    startWorkflowOperation: new WithStartWorkflowOperation<typeof checkoutWorkflowV3>('checkoutWorkflowV3', {
       workflowId: checkoutWorkflowId(input.orderId),
       taskQueue,
       args: [input],
@@ -108,7 +108,7 @@ async function place(input: CheckoutInput) {
   });
   return {
     placement,
-    handle: env.client.workflow.getHandle<typeof checkoutWorkflowV2>(checkoutWorkflowId(input.orderId)),
+    handle: env.client.workflow.getHandle<typeof checkoutWorkflowV3>(checkoutWorkflowId(input.orderId)),
   };
 }
 

@@ -32,7 +32,7 @@ import {
   type CheckoutInput,
   type CheckoutView,
 } from '../../domain';
-import type { checkoutWorkflowV2 } from '../../workflows/checkout';
+import type { checkoutWorkflowV3 } from '../../workflows/checkout';
 import { isDoorToken, principalOf, requireRole, type Principal } from '../auth';
 import {
   deriveOrderId,
@@ -206,7 +206,7 @@ export function checkoutRoutes({ config, db, temporal }: CheckoutRouteDeps): Rou
     try {
       view = await placeOnce(orderId, () =>
         temporal.workflow.executeUpdateWithStart(awaitPlacementUpdate, {
-          startWorkflowOperation: new WithStartWorkflowOperation<typeof checkoutWorkflowV2>('checkoutWorkflowV2', {
+          startWorkflowOperation: new WithStartWorkflowOperation<typeof checkoutWorkflowV3>('checkoutWorkflowV3', {
             workflowId: checkoutWorkflowId(orderId),
             taskQueue: CHECKOUT_TASK_QUEUE,
             args: [input],
