@@ -1,4 +1,5 @@
 import {
+  isGrpcServiceError,
   WithStartWorkflowOperation,
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
@@ -48,6 +49,10 @@ import { documentRoute, moneySchema, orderStatusSchema } from '../openapi';
 import { businessMetrics } from '../../observability/metrics';
 
 const id = z.string().regex(ID_PATTERN, 'must be an id');
+/** How often a placement refused by a workflow task that had to run again is asked for (see startAndAwaitPlacement). */
+const PLACEMENT_ATTEMPTS = 3;
+/** The gRPC status the server answers such a refusal with (grpc-js is not a dependency of ours to import it from). */
+const GRPC_FAILED_PRECONDITION = 9;
 
 /** The body of `POST /v1/checkouts`, as in the API contract. The client never sends a price. */
 export const checkoutRequestSchema = z
@@ -204,27 +209,7 @@ export function checkoutRoutes({ config, db, temporal }: CheckoutRouteDeps): Rou
       .ignore();
     let view: CheckoutView;
     try {
-      view = await placeOnce(orderId, () =>
-        temporal.workflow.executeUpdateWithStart(awaitPlacementUpdate, {
-          startWorkflowOperation: new WithStartWorkflowOperation<typeof checkoutWorkflowV3>('checkoutWorkflowV3', {
-            workflowId: checkoutWorkflowId(orderId),
-            taskQueue: CHECKOUT_TASK_QUEUE,
-            args: [input],
-            // A concurrent request with the same key joins the running checkout instead of starting another.
-            workflowIdConflictPolicy: 'USE_EXISTING',
-            workflowIdReusePolicy: 'REJECT_DUPLICATE',
-            typedSearchAttributes: orderSearchAttributes({
-              orderId,
-              eventId: input.eventId,
-              buyerId: input.buyerId,
-              organizerId: input.organizerId,
-              status: 'AWAITING_PAYMENT',
-              paymentMethod: input.payment.method,
-              amountMinor: input.total.amountMinor,
-            }),
-          }),
-        }),
-      );
+      view = await placeOnce(orderId, () => startAndAwaitPlacement(input));
     } catch (err) {
       // The checkout with this key already ran to its end: answer from what it recorded.
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
@@ -282,6 +267,43 @@ export function checkoutRoutes({ config, db, temporal }: CheckoutRouteDeps): Rou
       throw err;
     }
   });
+
+  /**
+   * Starts the order's checkout and waits for its placement, in one round trip. The first workflow task can decide a
+   * whole instant card order (seats, charge and tickets are local activities) and close the workflow; a provider
+   * webhook signalled meanwhile makes the server refuse that close (UnhandledCommand) and run the task again, and the
+   * update the refused task carried is aborted with FAILED_PRECONDITION. Asking again joins the task that runs again,
+   * or, once the checkout has closed, is refused as a duplicate start and answered from Postgres by the caller.
+   */
+  async function startAndAwaitPlacement(input: CheckoutInput): Promise<CheckoutView> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await temporal.workflow.executeUpdateWithStart(awaitPlacementUpdate, {
+          // An operation is single-use: each attempt gets its own.
+          startWorkflowOperation: new WithStartWorkflowOperation<typeof checkoutWorkflowV3>('checkoutWorkflowV3', {
+            workflowId: checkoutWorkflowId(input.orderId),
+            taskQueue: CHECKOUT_TASK_QUEUE,
+            args: [input],
+            // A concurrent request with the same key joins the running checkout instead of starting another.
+            workflowIdConflictPolicy: 'USE_EXISTING',
+            workflowIdReusePolicy: 'REJECT_DUPLICATE',
+            typedSearchAttributes: orderSearchAttributes({
+              orderId: input.orderId,
+              eventId: input.eventId,
+              buyerId: input.buyerId,
+              organizerId: input.organizerId,
+              status: 'AWAITING_PAYMENT',
+              paymentMethod: input.payment.method,
+              amountMinor: input.total.amountMinor,
+            }),
+          }),
+        });
+      } catch (err) {
+        const taskRefused = isGrpcServiceError(err) && err.code === GRPC_FAILED_PRECONDITION;
+        if (!taskRefused || attempt >= PLACEMENT_ATTEMPTS) throw err;
+      }
+    }
+  }
 
   /** Prices the request against the catalogue; refuses what can be refused before any workflow starts. */
   async function priceCheckout(
