@@ -196,17 +196,22 @@ export function checkoutRoutes({ config, db, temporal }: CheckoutRouteDeps): Rou
     }
 
     const input = await priceCheckout(body, buyer, key, orderId, requestHash);
-    // What the workflow must not carry in its history is recorded here, for its activities to read.
-    await db('checkout_requests')
+    // What the workflow must not carry in its history is recorded here, for its activities to read. The first request
+    // to record the key fixes its body: a concurrent one with another body is refused here, before it can start or
+    // join the checkout, so the placement needs no second look at the order's hash.
+    const [request] = await db('checkout_requests')
       .insert({
         order_id: orderId,
         buyer_id: buyer.sub,
         contact_email: body.buyer?.email ?? null,
         contact_phone: body.buyer?.phone ?? null,
         payment_method_id: body.payment.method === 'card' ? body.payment.paymentMethodId : null,
+        request_hash: requestHash,
       })
       .onConflict('order_id')
-      .ignore();
+      .merge({ request_hash: db.raw('COALESCE(checkout_requests.request_hash, EXCLUDED.request_hash)') })
+      .returning('request_hash');
+    if (request?.request_hash !== requestHash) throw reusedKey();
     let view: CheckoutView;
     try {
       view = await placeOnce(orderId, () => startAndAwaitPlacement(input));
@@ -218,8 +223,6 @@ export function checkoutRoutes({ config, db, temporal }: CheckoutRouteDeps): Rou
       if (recorded.buyerId !== buyer.sub) throw problems.notFound(`order ${orderId}`);
       view = recorded;
     }
-    const recorded = await db('orders').where({ id: orderId }).first('request_hash');
-    if (recorded && recorded.request_hash !== requestHash) throw reusedKey();
     respondWithPlacement(res, asSeenBy(buyer, await withSecretsFromPostgres(view)), false);
   });
 
