@@ -10,7 +10,8 @@ import { Router, type Request, type RequestHandler } from 'express';
 import { z } from 'zod';
 import { rewardRules, type Config } from '../../config';
 import type { Db } from '../../db';
-import { buyerHoldings, buyerTicketCaps } from '../../db/holdings';
+import { preparedRows } from '../../db';
+import { buyerHoldings, ticketCapsOf } from '../../db/holdings';
 import { rewardBalances } from '../../db/rewards';
 import {
   awaitPlacementUpdate,
@@ -49,6 +50,30 @@ import { documentRoute, moneySchema, orderStatusSchema } from '../openapi';
 import { businessMetrics } from '../../observability/metrics';
 
 const id = z.string().regex(ID_PATTERN, 'must be an id');
+/**
+ * The event and its ticket types in one statement, prepared once per connection: what pricing a checkout reads, the
+ * per-buyer caps included. An event without ticket types is one row with a null `id`.
+ */
+const PRICING_SQL = `
+  SELECT e.organizer_id, e.status AS event_status, t.id, t.name, t.price_minor, t.currency, t.max_per_order,
+         t.max_per_buyer, t.capacity, t.sold, t.held
+    FROM events e LEFT JOIN ticket_types t ON t.event_id = e.id
+   WHERE e.id = $1`;
+/** A row of PRICING_SQL. */
+interface PricingRow {
+  organizer_id: string;
+  event_status: string;
+  id: string | null;
+  name: string;
+  price_minor: number;
+  currency: string;
+  max_per_order: number;
+  max_per_buyer: number | null;
+  capacity: number;
+  sold: number;
+  held: number;
+}
+
 /** How often a placement refused by a workflow task that had to run again is asked for (see startAndAwaitPlacement). */
 const PLACEMENT_ATTEMPTS = 3;
 /** The gRPC status the server answers such a refusal with (grpc-js is not a dependency of ours to import it from). */
@@ -316,12 +341,12 @@ export function checkoutRoutes({ config, db, temporal }: CheckoutRouteDeps): Rou
     orderId: string,
     requestHash: string,
   ): Promise<CheckoutInput> {
-    const event = await db('events').where({ id: body.eventId }).first('id', 'organizer_id', 'status');
+    const rows = await preparedRows<PricingRow>(db, 'checkout-pricing', PRICING_SQL, [body.eventId]);
+    const event = rows[0];
     if (!event) throw problems.validation([{ field: 'eventId', message: 'no such event' }]);
-    if (event.status !== 'ON_SALE') throw problems.conflict('not-on-sale', `event ${body.eventId} is not on sale`);
-    const catalogue = await db('ticket_types')
-      .where({ event_id: body.eventId })
-      .select('id', 'event_id', 'name', 'price_minor', 'currency', 'max_per_order', 'capacity', 'sold', 'held');
+    if (event.event_status !== 'ON_SALE')
+      throw problems.conflict('not-on-sale', `event ${body.eventId} is not on sale`);
+    const catalogue = rows.filter((t): t is PricingRow & { id: string } => t.id !== null);
     let quote;
     try {
       quote = quoteOrder(
@@ -329,7 +354,7 @@ export function checkoutRoutes({ config, db, temporal }: CheckoutRouteDeps): Rou
         body.items,
         catalogue.map((t) => ({
           id: t.id,
-          eventId: t.event_id,
+          eventId: body.eventId,
           name: t.name,
           priceMinor: t.price_minor,
           currency: t.currency.trim(),
@@ -355,7 +380,7 @@ export function checkoutRoutes({ config, db, temporal }: CheckoutRouteDeps): Rou
     const breach = buyerTicketLimitBreach(
       quote.lines,
       await buyerHoldings(db, buyer.sub, body.eventId),
-      await buyerTicketCaps(db, body.eventId, config.MAX_TICKETS_PER_BUYER_PER_EVENT),
+      ticketCapsOf(catalogue, config.MAX_TICKETS_PER_BUYER_PER_EVENT),
     );
     if (breach) throw buyerTicketLimit(breach);
     const total = await discounted(quote.total, buyer.sub, body.redeemPoints ?? 0);
