@@ -28,5 +28,13 @@ export async function buyerHoldings(db: Knex, buyerId: string, eventId: string):
 /** The per-buyer caps of an event: the configured one, and each ticket type's own `max_per_buyer`. */
 export async function buyerTicketCaps(db: Knex, eventId: string, perEvent: number): Promise<BuyerTicketCaps> {
   const types = await db('ticket_types').where({ event_id: eventId }).select('id', 'max_per_buyer');
+  return ticketCapsOf(types, perEvent);
+}
+
+/** The per-buyer caps from ticket type rows already read (`id`, `max_per_buyer`), as buyerTicketCaps gives them. */
+export function ticketCapsOf(
+  types: ReadonlyArray<{ id: string; max_per_buyer: number | null }>,
+  perEvent: number,
+): BuyerTicketCaps {
   return { perEvent, perTicketType: Object.fromEntries(types.map((t) => [t.id, t.max_per_buyer])) };
 }

@@ -116,12 +116,12 @@ export const cancelCheckoutUpdate = defineUpdate<CheckoutView, [{ requestedBy: s
 /** Task queue of the checkout workflow and its activities. */
 export const CHECKOUT_TASK_QUEUE = 'checkout';
 
-/** Every checkout workflow type that may run: the first, kept for runs in flight, and the one the API starts. */
-export const CHECKOUT_WORKFLOW_TYPES = ['checkoutWorkflow', 'checkoutWorkflowV2'] as const;
+/** Every checkout workflow type that may run: the older ones, kept for runs in flight, and the one the API starts. */
+export const CHECKOUT_WORKFLOW_TYPES = ['checkoutWorkflow', 'checkoutWorkflowV2', 'checkoutWorkflowV3'] as const;
 /** A visibility filter matching workflows of any of `types`. */
 export const workflowTypeIn = (...types: string[]): string =>
   `WorkflowType IN (${types.map((t) => `"${t}"`).join(', ')})`;
-/** A visibility filter for checkouts of either type. */
+/** A visibility filter for checkouts of any type. */
 export const CHECKOUT_WORKFLOW_TYPE_FILTER = workflowTypeIn(...CHECKOUT_WORKFLOW_TYPES);
 
 /** The checkout workflow id is the order's business key. */

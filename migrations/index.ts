@@ -7,6 +7,7 @@ import * as hardening from './20261202_0005_hardening';
 import * as payouts from './20261202_0006_payouts';
 import * as scanning from './20261202_0007_scanning';
 import * as rewards from './20261210_0008_rewards';
+import * as checkoutRequestHash from './20261211_0009_checkout_request_hash';
 
 /** Migrations in order. Listed here, not discovered on disk, so they run the same under tsx, jest and compiled JS. */
 const migrations: Record<string, Knex.Migration> = {
@@ -18,6 +19,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261202_0006_payouts': payouts,
   '20261202_0007_scanning': scanning,
   '20261210_0008_rewards': rewards,
+  '20261211_0009_checkout_request_hash': checkoutRequestHash,
 };
 
 /** A knex migration source over the list above. */

@@ -44,6 +44,7 @@ describe('POST /v1/checkouts', () => {
     await handle.result();
     await recordHistory('checkout-v1-api-card-paid', handle);
     await recordHistory('checkout-v3-api-card-paid-local-db-steps', handle);
+    await recordHistory('checkout-v6-api-card-paid', handle);
     const read = await call(platform, 'GET', `/v1/checkouts/${orderId}`, { token });
     expect(read.status).toBe(200);
     expect(read.body.status).toBe('PAID');
@@ -108,6 +109,9 @@ describe('POST /v1/checkouts', () => {
     });
     const after = await platform.db('ticket_types').where({ id: catalogue.ticketTypeId }).first('held', 'sold');
     expect(after).toEqual(before);
+    const handle = platform.client.workflow.getHandle(checkoutWorkflowId(res.body.orderId));
+    await handle.result();
+    await recordHistory('checkout-v6-api-card-declined', handle);
   });
 
   test('when more tickets are asked for than remain, then 409 sold-out and nothing is held', async () => {

@@ -107,12 +107,12 @@ test('when a 3-D Secure payment succeeds while its hold expires, then the order 
   await recordHistory('checkout-v4-api-3ds-succeeded-at-expiry', checkout);
   await recordHistory('late-payment-v2-api-card-tickets-issued', late);
 
-  // Stripe delivers the success once more, late (a retry after the checkout closed): the order is paid already,
-  // so it is recorded and nothing else happens.
+  // Stripe delivers the success once more, late (a retry after the checkout closed): the payment is recorded
+  // succeeded already, so the event is recorded and nothing else happens (no signal, no second late payment).
   const intent = await platform.db('payments').where({ order_id: orderId }).first('provider_ref');
   const res = await intentSucceededEvent(intent.provider_ref, orderId).send();
   expect(res.status).toBe(200);
-  expect(res.body.outcome).toBe('recorded: succeeded; checkout already closed');
+  expect(res.body.outcome).toBe('no action: the checkout already has it succeeded');
   expect(await platform.db('tickets').where({ order_id: orderId })).toHaveLength(1);
 });
 

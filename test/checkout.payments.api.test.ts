@@ -68,11 +68,11 @@ async function latePayment(orderId: string) {
   return handle;
 }
 
-/** Waits for the checkout workflow to close and, with RECORD_HISTORIES=1, records its history. */
-async function recordCheckout(orderId: string, name: string): Promise<void> {
+/** Waits for the checkout workflow to close and, with RECORD_HISTORIES=1, records its history under each name. */
+async function recordCheckout(orderId: string, ...names: string[]): Promise<void> {
   const handle = platform.client.workflow.getHandle(checkoutWorkflowId(orderId));
   await handle.result();
-  await recordHistory(name, handle);
+  for (const name of names) await recordHistory(name, handle);
 }
 
 describe('operations', () => {
@@ -122,7 +122,11 @@ describe('card with 3-D Secure, through the sandbox', () => {
       .db('webhook_events')
       .where({ order_id: placed.orderId, type: 'payment_intent.succeeded' });
     expect(events).toEqual([expect.objectContaining({ outcome: 'signalled: succeeded' })]);
-    await recordCheckout(placed.orderId, 'checkout-v2-api-card-3ds-webhook-succeeded');
+    await recordCheckout(
+      placed.orderId,
+      'checkout-v2-api-card-3ds-webhook-succeeded',
+      'checkout-v6-api-card-3ds-webhook-succeeded',
+    );
   });
 
   test('when the buyer fails the challenge (a form post), then the order is FAILED and the seats are back', async () => {
@@ -141,7 +145,11 @@ describe('card with 3-D Secure, through the sandbox', () => {
     expect(order).toMatchObject({ status: 'FAILED', reason: 'PAYMENT_FAILED', payment: { status: 'failed' } });
     expect(order.tickets).toHaveLength(0);
     expect(await seats(catalogue)).toEqual({ held: 0, sold: 0 });
-    await recordCheckout(placed.orderId, 'checkout-v2-api-card-3ds-webhook-failed');
+    await recordCheckout(
+      placed.orderId,
+      'checkout-v2-api-card-3ds-webhook-failed',
+      'checkout-v6-api-card-3ds-webhook-failed',
+    );
   });
 
   test('when the buyer abandons the challenge, then the hold expires: EXPIRED, intent canceled, seats back', async () => {
@@ -156,7 +164,7 @@ describe('card with 3-D Secure, through the sandbox', () => {
     // Passing the challenge after the hold expired moves no money: the intent was canceled.
     const late = await complete(placed.payment.hostedUrl, 'succeeded');
     expect(late.body.status).toBe('canceled');
-    await recordCheckout(placed.orderId, 'checkout-v2-api-card-3ds-expired');
+    await recordCheckout(placed.orderId, 'checkout-v2-api-card-3ds-expired', 'checkout-v6-api-card-3ds-expired');
   });
 });
 
@@ -177,7 +185,7 @@ describe('crypto, through the sandbox', () => {
     expect(order).toMatchObject({ status: 'PAID', payment: { status: 'succeeded' } });
     expect(order.tickets).toHaveLength(1);
     expect(await seats(catalogue)).toEqual({ held: 0, sold: 1 });
-    await recordCheckout(placed.orderId, 'checkout-v2-api-crypto-confirmed');
+    await recordCheckout(placed.orderId, 'checkout-v2-api-crypto-confirmed', 'checkout-v6-api-crypto-confirmed');
   });
 
   test('when the payment is seen but not yet confirmed, then the order shows PAYMENT_PROCESSING, then PAID', async () => {
@@ -195,7 +203,11 @@ describe('crypto, through the sandbox', () => {
       'PAYMENT_PROCESSING',
       'PAID',
     ]);
-    await recordCheckout(placed.orderId, 'checkout-v2-api-crypto-pending-confirmed');
+    await recordCheckout(
+      placed.orderId,
+      'checkout-v2-api-crypto-pending-confirmed',
+      'checkout-v6-api-crypto-pending-confirmed',
+    );
   });
 
   test('when the charge fails, then the order is FAILED and the seats are back', async () => {
@@ -208,7 +220,7 @@ describe('crypto, through the sandbox', () => {
     const order = await orderWhen(placed.orderId, token, (o) => o.status === 'FAILED');
     expect(order).toMatchObject({ status: 'FAILED', reason: 'PAYMENT_FAILED', payment: { status: 'failed' } });
     expect(await seats(catalogue)).toEqual({ held: 0, sold: 0 });
-    await recordCheckout(placed.orderId, 'checkout-v2-api-crypto-failed');
+    await recordCheckout(placed.orderId, 'checkout-v2-api-crypto-failed', 'checkout-v6-api-crypto-failed');
   });
 
   test('when the payment arrives after the hold expired and seats remain, then the tickets are issued late', async () => {
@@ -226,7 +238,7 @@ describe('crypto, through the sandbox', () => {
     const late = await latePayment(placed.orderId);
     expect(await late.result()).toMatchObject({ outcome: 'tickets_issued' });
     expect(await platform.db('refunds').where({ order_id: placed.orderId })).toHaveLength(0);
-    await recordCheckout(placed.orderId, 'checkout-v2-api-crypto-expired');
+    await recordCheckout(placed.orderId, 'checkout-v2-api-crypto-expired', 'checkout-v6-api-crypto-expired');
     await recordHistory('late-payment-v1-api-tickets-issued', late);
   });
 
@@ -273,7 +285,7 @@ describe('POST /v1/checkouts/:orderId/cancel', () => {
       .where({ order_id: placed.orderId })
       .first('timeline');
     expect(charge.timeline.at(-1).status).toBe('CANCELED');
-    await recordCheckout(placed.orderId, 'checkout-v2-api-buyer-cancelled');
+    await recordCheckout(placed.orderId, 'checkout-v2-api-buyer-cancelled', 'checkout-v6-api-buyer-cancelled');
   });
 
   test('when the order is already PAID, then the cancel is refused with 409', async () => {

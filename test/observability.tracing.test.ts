@@ -50,7 +50,7 @@ describe('traces', () => {
     const spans = await spansNamed([
       'POST /v1/checkouts',
       'UpdateWithStartWorkflow:awaitPlacement',
-      'RunWorkflow:checkoutWorkflowV2',
+      'RunWorkflow:checkoutWorkflowV3',
       'RunActivity:reserveSeats',
       'RunActivity:chargeCard',
       'RunActivity:issueTickets',
@@ -71,7 +71,7 @@ describe('traces', () => {
     expect(start[0]!.attributes.temporalWorkflowId).toBe(workflowId);
     // The workflow run continues that trace (the worker's span sink tags workflow spans with the workflow's info),
     // and every step of the purchase is an activity in it.
-    const run = named('RunWorkflow:checkoutWorkflowV2');
+    const run = named('RunWorkflow:checkoutWorkflowV3');
     expect(run).not.toHaveLength(0);
     expect(run.every((s) => s.attributes.workflowId === workflowId)).toBe(true);
     for (const step of ['reserveSeats', 'chargeCard', 'issueTickets']) {

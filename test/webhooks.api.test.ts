@@ -30,7 +30,19 @@ async function checkout(payment: Record<string, unknown>): Promise<{ orderId: st
   });
   expect(res.status).toBe(201);
   expect(res.body.status).toBe('AWAITING_PAYMENT');
-  return { orderId: res.body.orderId, token };
+  const orderId: string = res.body.orderId;
+  // The sandbox announces the new payment with a webhook of its own. Once that is handled, what a test changes below
+  // is reported by the events the test sends, never by the sandbox's announcement arriving late.
+  for (let i = 0; i < 100; i++) {
+    const announced = await platform
+      .db('webhook_events')
+      .where({ order_id: orderId })
+      .whereNotNull('processed_at')
+      .first('id');
+    if (announced) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { orderId, token };
 }
 
 /** The sandbox PaymentIntent of a 3-D Secure order, moved to a new state without the sandbox's own webhook. */

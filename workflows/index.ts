@@ -1,5 +1,5 @@
 /** Every workflow the worker runs; the worker bundles this file. */
-export { checkoutWorkflow, checkoutWorkflowV2 } from './checkout';
+export { checkoutWorkflow, checkoutWorkflowV2, checkoutWorkflowV3 } from './checkout';
 export { latePaymentWorkflow } from './late-payment';
 export { mintTicketNftsWorkflow } from './nft';
 export { sendMessageWorkflow } from './notifications';

@@ -1,4 +1,5 @@
 import {
+  isGrpcServiceError,
   WithStartWorkflowOperation,
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
@@ -9,7 +10,8 @@ import { Router, type Request, type RequestHandler } from 'express';
 import { z } from 'zod';
 import { rewardRules, type Config } from '../../config';
 import type { Db } from '../../db';
-import { buyerHoldings, buyerTicketCaps } from '../../db/holdings';
+import { preparedRows } from '../../db';
+import { buyerHoldings, ticketCapsOf } from '../../db/holdings';
 import { rewardBalances } from '../../db/rewards';
 import {
   awaitPlacementUpdate,
@@ -32,7 +34,7 @@ import {
   type CheckoutInput,
   type CheckoutView,
 } from '../../domain';
-import type { checkoutWorkflowV2 } from '../../workflows/checkout';
+import type { checkoutWorkflowV3 } from '../../workflows/checkout';
 import { isDoorToken, principalOf, requireRole, type Principal } from '../auth';
 import {
   deriveOrderId,
@@ -48,6 +50,34 @@ import { documentRoute, moneySchema, orderStatusSchema } from '../openapi';
 import { businessMetrics } from '../../observability/metrics';
 
 const id = z.string().regex(ID_PATTERN, 'must be an id');
+/**
+ * The event and its ticket types in one statement, prepared once per connection: what pricing a checkout reads, the
+ * per-buyer caps included. An event without ticket types is one row with a null `id`.
+ */
+const PRICING_SQL = `
+  SELECT e.organizer_id, e.status AS event_status, t.id, t.name, t.price_minor, t.currency, t.max_per_order,
+         t.max_per_buyer, t.capacity, t.sold, t.held
+    FROM events e LEFT JOIN ticket_types t ON t.event_id = e.id
+   WHERE e.id = $1`;
+/** A row of PRICING_SQL. */
+interface PricingRow {
+  organizer_id: string;
+  event_status: string;
+  id: string | null;
+  name: string;
+  price_minor: number;
+  currency: string;
+  max_per_order: number;
+  max_per_buyer: number | null;
+  capacity: number;
+  sold: number;
+  held: number;
+}
+
+/** How often a placement refused by a workflow task that had to run again is asked for (see startAndAwaitPlacement). */
+const PLACEMENT_ATTEMPTS = 3;
+/** The gRPC status the server answers such a refusal with (grpc-js is not a dependency of ours to import it from). */
+const GRPC_FAILED_PRECONDITION = 9;
 
 /** The body of `POST /v1/checkouts`, as in the API contract. The client never sends a price. */
 export const checkoutRequestSchema = z
@@ -191,47 +221,25 @@ export function checkoutRoutes({ config, db, temporal }: CheckoutRouteDeps): Rou
     }
 
     const input = await priceCheckout(body, buyer, key, orderId, requestHash);
-    // What the workflow must not carry in its history is recorded here, for its activities to read.
-    await db('checkout_requests')
+    // What the workflow must not carry in its history is recorded here, for its activities to read. The first request
+    // to record the key fixes its body: a concurrent one with another body is refused here, before it can start or
+    // join the checkout, so the placement needs no second look at the order's hash.
+    const [request] = await db('checkout_requests')
       .insert({
         order_id: orderId,
         buyer_id: buyer.sub,
         contact_email: body.buyer?.email ?? null,
         contact_phone: body.buyer?.phone ?? null,
         payment_method_id: body.payment.method === 'card' ? body.payment.paymentMethodId : null,
+        request_hash: requestHash,
       })
       .onConflict('order_id')
-      .ignore();
+      .merge({ request_hash: db.raw('COALESCE(checkout_requests.request_hash, EXCLUDED.request_hash)') })
+      .returning('request_hash');
+    if (request?.request_hash !== requestHash) throw reusedKey();
     let view: CheckoutView;
     try {
-      view = await placeOnce(orderId, () =>
-        temporal.workflow.executeUpdateWithStart(awaitPlacementUpdate, {
-          startWorkflowOperation: new WithStartWorkflowOperation<typeof checkoutWorkflowV2>('checkoutWorkflowV2', {
-            workflowId: checkoutWorkflowId(orderId),
-            taskQueue: CHECKOUT_TASK_QUEUE,
-            args: [input],
-            // A concurrent request with the same key joins the running checkout instead of starting another.
-            workflowIdConflictPolicy: 'USE_EXISTING',
-            workflowIdReusePolicy: 'REJECT_DUPLICATE',
-            typedSearchAttributes: orderSearchAttributes({
-              orderId,
-              eventId: input.eventId,
-              buyerId: input.buyerId,
-              organizerId: input.organizerId,
-              status: 'AWAITING_PAYMENT',
-              paymentMethod: input.payment.method,
-              amountMinor: input.total.amountMinor,
-            }),
-            memo: {
-              eventId: input.eventId,
-              amountMinor: input.total.amountMinor,
-              currency: input.total.currency,
-              paymentMethod: input.payment.method,
-              status: 'AWAITING_PAYMENT',
-            },
-          }),
-        }),
-      );
+      view = await placeOnce(orderId, () => startAndAwaitPlacement(input));
     } catch (err) {
       // The checkout with this key already ran to its end: answer from what it recorded.
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
@@ -240,8 +248,6 @@ export function checkoutRoutes({ config, db, temporal }: CheckoutRouteDeps): Rou
       if (recorded.buyerId !== buyer.sub) throw problems.notFound(`order ${orderId}`);
       view = recorded;
     }
-    const recorded = await db('orders').where({ id: orderId }).first('request_hash');
-    if (recorded && recorded.request_hash !== requestHash) throw reusedKey();
     respondWithPlacement(res, asSeenBy(buyer, await withSecretsFromPostgres(view)), false);
   });
 
@@ -290,6 +296,43 @@ export function checkoutRoutes({ config, db, temporal }: CheckoutRouteDeps): Rou
     }
   });
 
+  /**
+   * Starts the order's checkout and waits for its placement, in one round trip. The first workflow task can decide a
+   * whole instant card order (seats, charge and tickets are local activities) and close the workflow; a provider
+   * webhook signalled meanwhile makes the server refuse that close (UnhandledCommand) and run the task again, and the
+   * update the refused task carried is aborted with FAILED_PRECONDITION. Asking again joins the task that runs again,
+   * or, once the checkout has closed, is refused as a duplicate start and answered from Postgres by the caller.
+   */
+  async function startAndAwaitPlacement(input: CheckoutInput): Promise<CheckoutView> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await temporal.workflow.executeUpdateWithStart(awaitPlacementUpdate, {
+          // An operation is single-use: each attempt gets its own.
+          startWorkflowOperation: new WithStartWorkflowOperation<typeof checkoutWorkflowV3>('checkoutWorkflowV3', {
+            workflowId: checkoutWorkflowId(input.orderId),
+            taskQueue: CHECKOUT_TASK_QUEUE,
+            args: [input],
+            // A concurrent request with the same key joins the running checkout instead of starting another.
+            workflowIdConflictPolicy: 'USE_EXISTING',
+            workflowIdReusePolicy: 'REJECT_DUPLICATE',
+            typedSearchAttributes: orderSearchAttributes({
+              orderId: input.orderId,
+              eventId: input.eventId,
+              buyerId: input.buyerId,
+              organizerId: input.organizerId,
+              status: 'AWAITING_PAYMENT',
+              paymentMethod: input.payment.method,
+              amountMinor: input.total.amountMinor,
+            }),
+          }),
+        });
+      } catch (err) {
+        const taskRefused = isGrpcServiceError(err) && err.code === GRPC_FAILED_PRECONDITION;
+        if (!taskRefused || attempt >= PLACEMENT_ATTEMPTS) throw err;
+      }
+    }
+  }
+
   /** Prices the request against the catalogue; refuses what can be refused before any workflow starts. */
   async function priceCheckout(
     body: CheckoutRequest,
@@ -298,12 +341,12 @@ export function checkoutRoutes({ config, db, temporal }: CheckoutRouteDeps): Rou
     orderId: string,
     requestHash: string,
   ): Promise<CheckoutInput> {
-    const event = await db('events').where({ id: body.eventId }).first('id', 'organizer_id', 'status');
+    const rows = await preparedRows<PricingRow>(db, 'checkout-pricing', PRICING_SQL, [body.eventId]);
+    const event = rows[0];
     if (!event) throw problems.validation([{ field: 'eventId', message: 'no such event' }]);
-    if (event.status !== 'ON_SALE') throw problems.conflict('not-on-sale', `event ${body.eventId} is not on sale`);
-    const catalogue = await db('ticket_types')
-      .where({ event_id: body.eventId })
-      .select('id', 'event_id', 'name', 'price_minor', 'currency', 'max_per_order', 'capacity', 'sold', 'held');
+    if (event.event_status !== 'ON_SALE')
+      throw problems.conflict('not-on-sale', `event ${body.eventId} is not on sale`);
+    const catalogue = rows.filter((t): t is PricingRow & { id: string } => t.id !== null);
     let quote;
     try {
       quote = quoteOrder(
@@ -311,7 +354,7 @@ export function checkoutRoutes({ config, db, temporal }: CheckoutRouteDeps): Rou
         body.items,
         catalogue.map((t) => ({
           id: t.id,
-          eventId: t.event_id,
+          eventId: body.eventId,
           name: t.name,
           priceMinor: t.price_minor,
           currency: t.currency.trim(),
@@ -337,7 +380,7 @@ export function checkoutRoutes({ config, db, temporal }: CheckoutRouteDeps): Rou
     const breach = buyerTicketLimitBreach(
       quote.lines,
       await buyerHoldings(db, buyer.sub, body.eventId),
-      await buyerTicketCaps(db, body.eventId, config.MAX_TICKETS_PER_BUYER_PER_EVENT),
+      ticketCapsOf(catalogue, config.MAX_TICKETS_PER_BUYER_PER_EVENT),
     );
     if (breach) throw buyerTicketLimit(breach);
     const total = await discounted(quote.total, buyer.sub, body.redeemPoints ?? 0);

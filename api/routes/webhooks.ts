@@ -264,7 +264,7 @@ export function webhookRoutes(deps: WebhookRouteDeps): Router {
     // Our own record of the payment is the surest link to the order; the payload's metadata is only a hint.
     const recorded = await trx('payments')
       .where({ provider: event.provider, provider_ref: ref })
-      .first('order_id');
+      .first('order_id', 'status');
     const candidate: string | null = recorded?.order_id ?? event.orderIdHint;
     if (!candidate || !(await trx('orders').where({ id: candidate }).first('id'))) {
       return { orderId: null, outcome: 'unknown order' };
@@ -290,6 +290,12 @@ export function webhookRoutes(deps: WebhookRouteDeps): Router {
     const orderId = candidate;
     if (status === null) return { orderId, outcome: `no action: ${providerStatus}` };
 
+    // Recorded succeeded means the workflow heard it from an activity it awaits (the charge itself, the issuance, the
+    // compensation that kept a card paid at expiry): the signal would change nothing, and it would cost the checkout
+    // a workflow task, or, arriving while an instant card checkout closes in its first task, make the server refuse
+    // that task and abort the buyer's placement.
+    if (status === 'succeeded' && recorded?.status === 'succeeded')
+      return { orderId, outcome: 'no action: the checkout already has it succeeded' };
     const outcome: PaymentOutcome = { provider: event.provider, paymentRef: ref, eventId: event.eventId, status };
     try {
       await temporal.workflow.getHandle(checkoutWorkflowId(orderId)).signal(paymentOutcomeSignal, outcome);
