@@ -295,7 +295,7 @@ async function runCheckout(input: CheckoutInput, patched: ChangeGate): Promise<C
   setStatus('PAID');
   placed = true;
   // Mints and the confirmation run as abandoned children: started here, never waited for.
-  if (patched('fulfilment-children-v1')) await startOrderFulfilment(input, view.tickets);
+  if (patched('fulfilment-children-v1')) await startOrderFulfilment(input, view.tickets, patched);
   // Asked first so that a new order records one patch marker here, not two.
   if (patched(INLINE_REWARDS)) await accrueOrderRewards(input);
   else if (patched(ORDER_REWARDS)) await startOrderRewards(input);
