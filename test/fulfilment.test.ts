@@ -237,6 +237,39 @@ describe('at most once delivery', () => {
   });
 });
 
+describe('sending a message in one activity', () => {
+  test('when SMS is refused for good and email goes, then the result says so and the call does not fail', async () => {
+    const orderId = await paidOrder();
+    const sms: Sms = {
+      provider: 'twilio',
+      sandboxed: false,
+      send: () => Promise.reject(new SmsDeliveryError('Twilio rejected the SMS with HTTP 400', true, 400, 21211)),
+    };
+    const activities = notifications({ sms });
+
+    expect(await activities.sendMessage(confirmation(orderId))).toEqual({ EMAIL: 'SENT', SMS: 'FAILED' });
+    expect(await activities.sendMessage(confirmation(orderId))).toEqual({ EMAIL: 'SENT', SMS: 'FAILED' });
+    expect(await row(emailId(orderId))).toMatchObject({ status: 'SENT', attempts: 1 });
+    expect(await row(smsId(orderId))).toMatchObject({ status: 'FAILED', attempts: 1 });
+  });
+
+  test('when email cannot be delivered yet, then the SMS is sent, the call fails for a retry, and the retry sends only the email', async () => {
+    const orderId = await paidOrder();
+    const { mailer, sent } = scriptedMailer([
+      () => Promise.reject(new MailDeliveryError('SendGrid rejected the email with HTTP 503', false, 503, null)),
+      () => Promise.resolve({ providerMessageId: 'sg_ok' }),
+    ]);
+    const activities = notifications({ mailer });
+
+    await expect(activities.sendMessage(confirmation(orderId))).rejects.toMatchObject({ nonRetryable: false });
+    expect(await row(smsId(orderId))).toMatchObject({ status: 'SENT', attempts: 1 });
+    expect(await activities.sendMessage(confirmation(orderId))).toEqual({ EMAIL: 'SENT', SMS: 'SENT' });
+    expect(sent).toHaveLength(2);
+    expect(await row(emailId(orderId))).toMatchObject({ status: 'SENT', attempts: 2 });
+    expect(await row(smsId(orderId))).toMatchObject({ status: 'SENT', attempts: 1 });
+  });
+});
+
 describe('sendMessageWorkflow', () => {
   let env: TestWorkflowEnvironment;
   beforeAll(async () => {
@@ -400,6 +433,16 @@ describe('order confirmation sent by the checkout', () => {
     expect(answered).toBeGreaterThanOrEqual(0);
     expect(sent).toBeGreaterThan(answered);
     expect(tasks.flat().filter((e) => e === 'local:sendMessage')).toHaveLength(1);
+
+    // Support finds how the confirmation ended on the order itself; the buyer's view does not carry it.
+    const asSupport = await call(platform, 'GET', `/v1/checkouts/${orderId}`, {
+      token: platform.token({ sub: 'support-1', role: 'support' }),
+    });
+    expect(asSupport.body.messages).toEqual([
+      expect.objectContaining({ kind: 'order-confirmed', channel: 'EMAIL', status: 'SENT', attempts: 1 }),
+      expect.objectContaining({ kind: 'order-confirmed', channel: 'SMS', status: 'SENT', attempts: 1 }),
+    ]);
+    expect(JSON.stringify(asSupport.body.messages)).not.toContain('buyer@example.com');
   });
 
   test('when the mail provider cannot be reached, then the order is PAID, the SMS goes once, and the message workflow takes over the email', async () => {
