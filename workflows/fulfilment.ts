@@ -71,7 +71,8 @@ export async function startOrderFulfilment(
     { key: SearchAttributes.OrganizerId, value: order.organizerId },
   ];
   const confirm = !order.contact || Boolean(order.contact.email || order.contact.phone);
-  const inline = confirm && patched !== undefined && patched(INLINE_CONFIRMATION);
+  // Asked for every paid order, with or without contact, so that no new order writes the fulfilment memo.
+  const inline = patched !== undefined && patched(INLINE_CONFIRMATION);
   const started: { nft?: string; confirmation?: string } = {};
   const starts: Array<Promise<void>> = [];
 
@@ -100,6 +101,7 @@ export async function startOrderFulfilment(
   }
   if (inline) {
     await Promise.all(starts);
+    if (!confirm) return;
     // A workflow task that runs a local activity completes only once it is done, and the buyer's answer (the
     // placement update) leaves with the task that made the order PAID. The mint's start already ends that task;
     // without it a 1 ms timer does, so the buyer never waits for the mail and SMS providers.
