@@ -11,6 +11,7 @@ import {
   type OutboxStatus,
   type PreparedMessage,
   type SendMessageInput,
+  type SendMessageResult,
 } from '../domain';
 import type { Mailer, Sms } from '../providers/notifications/ports';
 import { MailDeliveryError } from '../providers/notifications/sendgrid-mailer';
@@ -286,5 +287,29 @@ export function createNotificationActivities(deps: NotificationActivityDeps) {
     return { messageId: input.messageId, status: (row?.status as OutboxStatus | undefined) ?? 'FAILED' };
   }
 
-  return { prepareMessages, deliverMessage, markMessageFailed };
+  /**
+   * Prepares a message and delivers each of its channels in one go, for a workflow that sends it as one local
+   * activity: the same outbox rows and the same claim-send-record steps as prepareMessages and deliverMessage, so a
+   * retry of this, or the message workflow started after it, never sends a row twice. A channel refused for good
+   * is FAILED in the result; a channel worth another try fails the attempt once every channel has been tried.
+   */
+  async function sendMessage(input: SendMessageInput): Promise<SendMessageResult> {
+    const { messages } = await prepareMessages(input);
+    const result: SendMessageResult = {};
+    const transient: unknown[] = [];
+    await Promise.all(
+      messages.map(async ({ messageId, channel }) => {
+        try {
+          result[channel] = (await deliverMessage({ messageId })).status;
+        } catch (err) {
+          if (err instanceof ApplicationFailure && err.nonRetryable) result[channel] = 'FAILED';
+          else transient.push(err);
+        }
+      }),
+    );
+    if (transient.length > 0) throw transient[0];
+    return result;
+  }
+
+  return { prepareMessages, deliverMessage, markMessageFailed, sendMessage };
 }

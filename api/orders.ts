@@ -1,6 +1,13 @@
 import { createHash } from 'node:crypto';
 import type { Db } from '../db';
-import type { CheckoutView, OrderHistoryEntry, OrderStatus, PaymentStatus } from '../domain';
+import type {
+  CheckoutView,
+  MessageChannel,
+  OrderHistoryEntry,
+  OrderStatus,
+  OutboxStatus,
+  PaymentStatus,
+} from '../domain';
 import { renderTicketQr } from '../tickets/signing';
 
 /** A ticket as `GET /v1/checkouts/:orderId` shows it, with its QR and NFT state. */
@@ -115,6 +122,35 @@ export async function loadOrderDetails(
       }),
     ),
   };
+}
+
+/** One message sent about an order, as support sees it: how it ended on its channel, never its recipient. */
+export interface OrderMessage {
+  kind: string;
+  channel: MessageChannel;
+  status: OutboxStatus;
+  attempts: number;
+  sentAt: string | null;
+  lastError: string | null;
+}
+
+/**
+ * The order's outbox rows (its confirmation, refund notices), for support: whether the buyer was told, whichever
+ * sent it (the checkout itself, or the message workflow after it), without opening the Temporal UI.
+ */
+export async function loadOrderMessages(db: Db, orderId: string): Promise<OrderMessage[]> {
+  const rows = await db('notifications')
+    .where({ order_id: orderId })
+    .orderBy(['created_at', 'id'])
+    .select('kind', 'channel', 'status', 'attempts', 'sent_at', 'last_error');
+  return rows.map((r) => ({
+    kind: r.kind as string,
+    channel: r.channel as MessageChannel,
+    status: r.status as OutboxStatus,
+    attempts: Number(r.attempts),
+    sentAt: r.sent_at ? new Date(r.sent_at).toISOString() : null,
+    lastError: (r.last_error as string | null) ?? null,
+  }));
 }
 
 /** Ticket rows of an order, for merging into a live view from the workflow. */

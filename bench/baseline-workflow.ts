@@ -6,6 +6,7 @@ import {
   proxyActivities,
   proxyLocalActivities,
   setHandler,
+  sleep,
   upsertMemo,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
@@ -84,6 +85,7 @@ async function runShape(shape: CheckoutShape, result: BaselineResult, answer: ()
       upsertSearchAttributes([{ key: SearchAttributes.OrderStatus, value: 'PAID' }]);
     if (shape.memoUpserts > 0) upsertMemo({ status: 'PAID' });
     answer();
+    if (shape.timerAfterPaid) await sleep(1);
     for (let i = 1; i < shape.memoUpserts; i++)
       upsertMemo({ fulfilment: { nftWorkflowId: null, confirmationWorkflowId: null } });
   }

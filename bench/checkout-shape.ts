@@ -6,29 +6,35 @@
 export type StepKind = 'local' | 'remote';
 
 /** The steps of an instant card checkout, in order. */
-export type CheckoutStep = 'reserve' | 'charge' | 'issue' | 'accrue';
+export type CheckoutStep = 'reserve' | 'charge' | 'issue' | 'confirm' | 'accrue';
 
 /** What a checkout does in Temporal besides its steps. */
 export interface CheckoutShape {
   /** The checkout workflow type the API starts, whose shape this is. */
   workflowType: string;
   /** Each step, in the order the checkout runs them, and how. */
-  steps: Readonly<Record<CheckoutStep, StepKind>>;
+  steps: Readonly<Partial<Record<CheckoutStep, StepKind>>>;
   /** The step after which the order is PAID: the status upserts follow, and the buyer's update is answered. */
   paidAfter: CheckoutStep;
   /** Search-attribute upserts after the start (the status; the start itself carries the order's attributes). */
   searchAttributeUpserts: number;
   /** Memo upserts (the status, the fulfilment's child ids). */
   memoUpserts: number;
+  /**
+   * A timer right after the buyer's answer: the confirmation runs in the next workflow task, because a task that
+   * runs local activities is only answered when they finish, and the buyer must not wait for the mail provider.
+   */
+  timerAfterPaid: boolean;
 }
 
 /** The checkout paying with an instant card, as workflows/checkout.ts runs it today; children left out. */
 export const CHECKOUT_SHAPE: CheckoutShape = {
-  workflowType: 'checkoutWorkflowV2',
-  steps: { reserve: 'local', charge: 'remote', issue: 'local', accrue: 'local' },
+  workflowType: 'checkoutWorkflowV3',
+  steps: { reserve: 'local', charge: 'local', issue: 'local', confirm: 'local', accrue: 'local' },
   paidAfter: 'issue',
   searchAttributeUpserts: 1,
-  memoUpserts: 2,
+  memoUpserts: 0,
+  timerAfterPaid: true,
 };
 
 /** The checkout's activity behind each step. */
@@ -36,6 +42,7 @@ export const CHECKOUT_STEP_ACTIVITIES: Readonly<Record<CheckoutStep, string>> = 
   reserve: 'reserveSeats',
   charge: 'chargeCard',
   issue: 'issueTickets',
+  confirm: 'sendMessage',
   accrue: 'accrueOrderPoints',
 };
 

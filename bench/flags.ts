@@ -29,7 +29,7 @@ export interface Flags {
  * The bench's phases that `--phases` can pick, in the order they run. `mixed` and `scale-out` each bring up a
  * stack of their own after the first one is down; `scale-out` (and the sizing model) need `sale` to compare with.
  */
-export const BENCH_PHASES = ['sale', 'sweep', 'baseline', 'mixed', 'scale-out'] as const;
+export const BENCH_PHASES = ['sale', 'sweep', 'catalogue', 'baseline', 'mixed', 'scale-out'] as const;
 
 /** One of {@link BENCH_PHASES}. */
 export type BenchPhase = (typeof BENCH_PHASES)[number];

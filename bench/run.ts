@@ -11,7 +11,7 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { checkoutWorkflowId } from '../domain';
 import { checkInvariants, historyOf, orderCost, serverSideLatency } from './audit';
 import { measureBaselines, measureExperiments, type BaselinePhase } from './baseline';
-import { readFlags } from './flags';
+import { readFlags, type Flags } from './flags';
 import { stopChild } from './processes';
 import { readPostgresWrites } from './postgres-writes';
 import { summarizeProfiles } from './profile';
@@ -20,6 +20,7 @@ import { instantSale, runScalePhases } from './scale-phases';
 import { startStack, type Measured, type Stack } from './stack';
 import { summarize, writeResults, type RunFigures, type SaleFigures } from './summary';
 import { runSweep } from './sweep';
+import { measureCatalogueReads } from './catalogue';
 
 const log = (line: string) => console.log(`[bench] ${line}`);
 
@@ -59,6 +60,7 @@ async function main(): Promise<void> {
     const sweep = phases.has('sweep')
       ? await runSweep(stack, buyers('sweep', catalogue.warmupTicketTypeId, 0, 0), flags.sweepDuration, log)
       : undefined;
+    const catalogueReads = phases.has('catalogue') ? await catalogueDuringSale(stack, flags, runId) : undefined;
     const baselines = phases.has('baseline')
       ? await measureBaselines(stack, { ...floorOptions, warmup: flags.warmup })
       : undefined;
@@ -108,6 +110,7 @@ async function main(): Promise<void> {
       experiments: experimentFigures,
       ...(more.mixed ? { mixed: more.mixed } : {}),
       ...(more.scaleOut ? { scaleOut: more.scaleOut } : {}),
+      ...(catalogueReads ? { catalogue: catalogueReads } : {}),
       notes,
       workerProfile,
     });
@@ -160,6 +163,34 @@ async function flashSale(stack: Stack, catalogue: Catalogue, options: SaleOption
     serverLatency: await serverSideLatency(stack.db, catalogue.ticketTypeId),
     windowUs,
   };
+}
+
+/**
+ * Buyers refreshing the event page while a sale of its own runs (a fresh event, the same seats and buyers), so the
+ * page load's CPU does not count against the flash sale's cost per checkout.
+ */
+async function catalogueDuringSale(stack: Stack, flags: Flags, runId: string) {
+  const catalogue = await seed(stack.db, `${runId}_catalogue`, flags.seats, flags.quantity);
+  const buyers = buyersOn(stack, catalogue, flags, `${runId}c`);
+  log(`catalogue reads beside a sale, ${flags.duration}s`);
+  const [reads, sale] = await Promise.all([
+    measureCatalogueReads({
+      apiUrl: stack.apiUrls[0]!,
+      eventId: catalogue.eventId,
+      ticketTypeId: catalogue.ticketTypeId,
+      seconds: flags.duration,
+      connections: 32,
+      snapshotTtlMs: stack.config.CATALOGUE_SNAPSHOT_TTL_MS,
+      db: stack.db,
+      logDir: stack.dataDir,
+    }),
+    runCheckouts(buyers('catalogue-sale', catalogue.ticketTypeId, flags.duration, flags.buyers)),
+  ]);
+  log(
+    `catalogue: ${reads.readsPerSecond} req/s (${JSON.stringify(reads.byStatus)}), stalest ${reads.staleMsMax} ms, ` +
+      `sold-out shown available ${reads.soldOutShownAvailable}; beside ${sale.tickets} tickets sold`,
+  );
+  return reads;
 }
 
 /** The first checkout worker's CPU over the sale, by package; the profile is written when the worker exits. */

@@ -1,6 +1,7 @@
 // The bench's own stack: embedded Postgres and Temporal (separate data dir and ports, so a running `npm start` is
 // untouched), the real worker and API as child processes, the baseline worker, and the meters on all of them.
 import { mkdirSync, rmSync } from 'node:fs';
+import { CATALOGUE_LOAD_ENV } from './catalogue';
 import type { ChildProcess } from 'node:child_process';
 import { createConnection } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -31,6 +32,8 @@ export const BENCH_ENV = {
   PUBLIC_BASE_URL: 'http://127.0.0.1:3099',
   SANDBOX_WEBHOOKS: 'off',
   LOG_LEVEL: 'warn',
+  // The catalogue phase's page refreshes all come from 127.0.0.1.
+  ...CATALOGUE_LOAD_ENV,
   // Always the embedded stack: never point a load test at a database or cluster someone else uses.
   DATABASE_URL: '',
   TEMPORAL_ADDRESS: '',

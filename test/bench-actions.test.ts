@@ -180,6 +180,7 @@ describe('differencesFromShape', () => {
     paidAfter: 'issue',
     searchAttributeUpserts: 1,
     memoUpserts: 2,
+    timerAfterPaid: false,
   };
 
   test('when the sale ran the shape exactly, then there is nothing to say', () => {

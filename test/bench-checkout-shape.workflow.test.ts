@@ -4,7 +4,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { activitySteps, countActions, eventTypeCounts, type JsonHistoryEvent } from '../bench/actions';
 import { CHECKOUT_SHAPE, expectedActivitySteps } from '../bench/checkout-shape';
 import { awaitPlacementUpdate, checkoutWorkflowId } from '../domain';
-import type { checkoutWorkflowV2 } from '../workflows/checkout';
+import type { checkoutWorkflowV3 } from '../workflows/checkout';
 import { createTemporalEnv, uid, Worker, workerOptions } from './support/env';
 import { recordHistory } from './support/histories';
 import { checkoutInput } from './support/orders';
@@ -27,18 +27,19 @@ const instantCard = {
   issueTickets: async () => ({
     tickets: [{ ticketId: 'tkt_1', ticketTypeId: 'tt_t', code: 'CODE-1', status: 'VALID' }],
   }),
+  sendMessage: async () => ({ email: 'SENT' }),
   accrueOrderPoints: async () => ({ points: 0, vestsAt: new Date().toISOString() }),
 };
 
 describe('the bench baseline shape', () => {
-  test('when the checkout pays with an instant card, then its steps and upserts are what CHECKOUT_SHAPE says', async () => {
+  test('when the checkout pays with an instant card, then its steps, upserts and timer are what CHECKOUT_SHAPE says', async () => {
     const taskQueue = uid('shape-test');
     const input = checkoutInput({ organizerId: 'org_t', eventId: 'evt_t', ticketTypeId: 'tt_t' });
     const worker = await Worker.create({ ...workerOptions(env, taskQueue), activities: instantCard });
     const events = await worker.runUntil(async () => {
       // Started as the API starts it: update-with-start.
       await env.client.workflow.executeUpdateWithStart(awaitPlacementUpdate, {
-        startWorkflowOperation: new WithStartWorkflowOperation<typeof checkoutWorkflowV2>(
+        startWorkflowOperation: new WithStartWorkflowOperation<typeof checkoutWorkflowV3>(
           CHECKOUT_SHAPE.workflowType,
           {
             workflowId: checkoutWorkflowId(input.orderId),
@@ -50,7 +51,7 @@ describe('the bench baseline shape', () => {
       });
       const handle = env.client.workflow.getHandle(checkoutWorkflowId(input.orderId));
       await handle.result();
-      await recordHistory('checkout-type2-card-paid', handle);
+      await recordHistory('checkout-type3-card-paid', handle);
       const history = JSON.parse(historyToJSON(await handle.fetchHistory())) as { events: JsonHistoryEvent[] };
       return history.events;
     });
@@ -62,10 +63,12 @@ describe('the bench baseline shape', () => {
     const upserts = {
       searchAttributeUpserts: countActions(events).byKind['search attributes upserted'] ?? 0,
       memoUpserts: eventTypeCounts(events).WORKFLOW_PROPERTIES_MODIFIED ?? 0,
+      timerAfterPaid: (eventTypeCounts(events).TIMER_STARTED ?? 0) > 0,
     };
     expect(upserts).toEqual({
       searchAttributeUpserts: CHECKOUT_SHAPE.searchAttributeUpserts,
       memoUpserts: CHECKOUT_SHAPE.memoUpserts,
+      timerAfterPaid: CHECKOUT_SHAPE.timerAfterPaid,
     });
   });
 });

@@ -4,6 +4,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { createCheckoutActivities } from '../activities/checkout';
 import type { createPaymentActivities } from '../activities/payments';
 import type { createRefundActivities } from '../activities/refunds';
+import type { createNotificationActivities } from '../activities/notifications';
 import type { createRewardActivities } from '../activities/rewards';
 import {
   awaitPlacementUpdate,
@@ -37,7 +38,8 @@ type Activities = ReturnType<typeof createCheckoutActivities> &
     ReturnType<typeof createRefundActivities>,
     'voidOrRefundPayment' | 'recordRefundOwed' | 'refundLatePayment'
   > &
-  Pick<ReturnType<typeof createRewardActivities>, 'accrueOrderPoints'>;
+  Pick<ReturnType<typeof createRewardActivities>, 'accrueOrderPoints'> &
+  Pick<ReturnType<typeof createNotificationActivities>, 'sendMessage'>;
 
 type CheckoutWorkflowType = (typeof CHECKOUT_WORKFLOW_TYPES)[number];
 
@@ -92,6 +94,7 @@ function fakeActivities(overrides: Overrides = {}) {
     recordRefundOwed: record('recordRefundOwed', ({ orderId }) => ({ refundId: `ref_${orderId}` })),
     refundLatePayment: record('refundLatePayment', ({ orderId }) => ({ refundId: `ref_${orderId}` })),
     accrueOrderPoints: record('accrueOrderPoints', () => ({ points: 0, vestsAt: new Date().toISOString() })),
+    sendMessage: record('sendMessage', () => ({ EMAIL: 'SENT' as const })),
   };
   const wrapped = Object.fromEntries(
     Object.entries(overrides).map(([name, fn]) => [name, record(name, fn as (i: unknown) => unknown)]),
@@ -154,7 +157,13 @@ describe('checkoutWorkflow', () => {
     expect(result.placement.status).toBe('PAID');
     expect(result.placement.tickets).toHaveLength(1);
     expect(result.final.history.map((h) => h.status)).toEqual(['AWAITING_PAYMENT', 'PAID']);
-    expect(fake.names()).toEqual(['reserveSeats', 'chargeCard', 'issueTickets', 'accrueOrderPoints']);
+    expect(fake.names()).toEqual([
+      'reserveSeats',
+      'chargeCard',
+      'issueTickets',
+      'sendMessage',
+      'accrueOrderPoints',
+    ]);
   });
 
   test('when the card is declined, then the hold is released and the order ends FAILED', async () => {
@@ -215,7 +224,13 @@ describe('checkoutWorkflow', () => {
       payment: { status: 'requires_action', hostedUrl: 'http://3ds/pi_3ds' },
     });
     expect(final.status).toBe('PAID');
-    expect(fake.names()).toEqual(['reserveSeats', 'chargeCard', 'issueTickets', 'accrueOrderPoints']);
+    expect(fake.names()).toEqual([
+      'reserveSeats',
+      'chargeCard',
+      'issueTickets',
+      'sendMessage',
+      'accrueOrderPoints',
+    ]);
   });
 
   test('when 3-D Secure is abandoned, then the hold expires: payment voided, seats released, EXPIRED', async () => {
@@ -446,7 +461,7 @@ describe('checkoutWorkflow', () => {
         (e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED,
       );
       expect(updateCompleted).toBeLessThan(tasksCompleted[1] ?? events.length);
-      expect(fake.names()).toEqual(['reserveSeats', 'chargeCard', 'issueTickets', 'accrueOrderPoints']);
+      expect(fake.names()).toEqual(['reserveSeats', 'chargeCard', 'issueTickets', 'sendMessage', 'accrueOrderPoints']);
     },
   );
 
@@ -492,7 +507,13 @@ describe('checkoutWorkflow with webhook-driven outcomes', () => {
       return final;
     });
     expect(final).toMatchObject({ status: 'PAID', payment: { status: 'succeeded' } });
-    expect(fake.names()).toEqual(['reserveSeats', 'chargeCard', 'issueTickets', 'accrueOrderPoints']);
+    expect(fake.names()).toEqual([
+      'reserveSeats',
+      'chargeCard',
+      'issueTickets',
+      'sendMessage',
+      'accrueOrderPoints',
+    ]);
   });
 
   test('when a crypto payment is reported while an unpaid order is being wound up, then the late-payment workflow takes it over', async () => {
@@ -577,7 +598,7 @@ describe('latePaymentWorkflow', () => {
 });
 
 describe('checkoutWorkflow fulfilment', () => {
-  test('when a paid buyer gave a wallet and contact details, then the mint and the confirmation start as abandoned children and the order does not wait for them', async () => {
+  test('when a paid buyer gave a wallet and contact details, then the mint starts as an abandoned child, the confirmation is sent by the checkout itself, and the order does not wait for either', async () => {
     const fake = fakeActivities();
     const input: CheckoutInput = {
       ...checkoutInput(catalogue, { quantity: 1 }),
@@ -589,38 +610,71 @@ describe('checkoutWorkflow fulfilment', () => {
     const seen = await withWorker(fake.activities, async () => {
       const { placement, handle } = await place(input);
       const final = await handle.result();
-      await recordHistory('checkout-fulfilment-card-paid-wallet', handle);
+      await recordHistory('checkout-inline-confirmation-card-paid-wallet', handle);
       const described = {
         placement,
         final,
         parent: await handle.describe(),
         mint: await env.client.workflow.getHandle(mintId).describe(),
         mintHistory: await env.client.workflow.getHandle(mintId).fetchHistory(),
-        confirmation: await env.client.workflow.getHandle(confirmationId).describe(),
       };
-      // Nobody polls the nft and notifications queues here: the children are still waiting, the order is not.
+      // Nobody polls the nft queue here: the mint is still waiting, the order is not.
       await env.client.workflow.getHandle(mintId).terminate('test over');
-      await env.client.workflow.getHandle(confirmationId).terminate('test over');
       return described;
     });
 
     expect(seen.placement.status).toBe('PAID');
     expect(seen.final.status).toBe('PAID');
     expect(seen.parent.status.name).toBe('COMPLETED');
-    expect(seen.parent.memo).toMatchObject({
-      fulfilment: { nftWorkflowId: mintId, confirmationWorkflowId: confirmationId },
-    });
-    for (const child of [seen.mint, seen.confirmation]) {
-      expect(child.status.name).toBe('RUNNING');
-      expect(child.parentExecution?.workflowId).toBe(checkoutWorkflowId(input.orderId));
-      expect(child.typedSearchAttributes.get(SearchAttributes.OrderId)).toBe(input.orderId);
-      expect(child.typedSearchAttributes.get(SearchAttributes.OrderStatus)).toBeUndefined();
-    }
+    expect(seen.parent.memo ?? {}).not.toHaveProperty('fulfilment');
+    expect(seen.mint.status.name).toBe('RUNNING');
+    expect(seen.mint.parentExecution?.workflowId).toBe(checkoutWorkflowId(input.orderId));
+    expect(seen.mint.typedSearchAttributes.get(SearchAttributes.OrderId)).toBe(input.orderId);
+    expect(seen.mint.typedSearchAttributes.get(SearchAttributes.OrderStatus)).toBeUndefined();
     expect(seen.mint.taskQueue).toBe(NFT_TASK_QUEUE);
-    expect(seen.confirmation.taskQueue).toBe(NOTIFICATIONS_TASK_QUEUE);
     const started = seen.mintHistory.events?.[0]?.workflowExecutionStartedEventAttributes;
     expect(started?.parentWorkflowExecution?.workflowId).toBe(checkoutWorkflowId(input.orderId));
-    expect(fake.names()).toEqual(['reserveSeats', 'chargeCard', 'issueTickets', 'accrueOrderPoints']);
+    await expect(env.client.workflow.getHandle(confirmationId).describe()).rejects.toThrow();
+    expect(fake.names()).toEqual([
+      'reserveSeats',
+      'chargeCard',
+      'issueTickets',
+      'sendMessage',
+      'accrueOrderPoints',
+    ]);
+    // Ids only: the activity reads the recipients from the order, so no contact is in the checkout's history.
+    expect(fake.calls.find((c) => c.name === 'sendMessage')?.input).toEqual({
+      kind: MessageKind.OrderConfirmed,
+      key: input.orderId,
+      orderId: input.orderId,
+    });
+  });
+
+  test('when the confirmation cannot be sent by the checkout, then the message workflow is started for it and the order is PAID', async () => {
+    const fake = fakeActivities({
+      sendMessage: () => {
+        throw ApplicationFailure.retryable('SendGrid could not be reached (ECONNREFUSED)', 'MessageNotDelivered');
+      },
+    });
+    const input: CheckoutInput = { ...checkoutInput(catalogue, { quantity: 1 }) };
+    const confirmationId = messageWorkflowId(MessageKind.OrderConfirmed, input.orderId);
+    const seen = await withWorker(fake.activities, async () => {
+      const { placement, handle } = await place(input);
+      const final = await handle.result();
+      await recordHistory('checkout-inline-confirmation-fallback-child', handle);
+      const confirmation = await env.client.workflow.getHandle(confirmationId).describe();
+      // Nobody polls the notifications queue here: the message workflow is still waiting, the order is not.
+      await env.client.workflow.getHandle(confirmationId).terminate('test over');
+      return { placement, final, confirmation };
+    });
+
+    expect(seen.placement.status).toBe('PAID');
+    expect(seen.final.status).toBe('PAID');
+    expect(seen.confirmation.status.name).toBe('RUNNING');
+    expect(seen.confirmation.taskQueue).toBe(NOTIFICATIONS_TASK_QUEUE);
+    expect(seen.confirmation.parentExecution?.workflowId).toBe(checkoutWorkflowId(input.orderId));
+    expect(seen.confirmation.typedSearchAttributes.get(SearchAttributes.OrderId)).toBe(input.orderId);
+    expect(fake.names().filter((n) => n === 'sendMessage')).toHaveLength(3);
   });
 
   test('when a paid buyer gave neither a wallet nor contact details, then no child workflow starts', async () => {

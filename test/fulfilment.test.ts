@@ -2,11 +2,23 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Context as ActivityContext } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import { WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createCheckoutActivities } from '../activities/checkout';
 import { createNotificationActivities, type DeliverMessageResult } from '../activities/notifications';
 import type { Db } from '../db';
-import { FailureType, MessageKind, messageWorkflowId, outboxMessageId, type SendMessageResult } from '../domain';
+import {
+  checkoutWorkflowId,
+  FailureType,
+  MessageKind,
+  messageWorkflowId,
+  outboxMessageId,
+  SearchAttributes,
+  type CheckoutView,
+  type SendMessageResult,
+} from '../domain';
+import { createNotificationProviders } from '../providers';
 import type { EmailMessage, Mailer, Sms, SmsMessage } from '../providers/notifications/ports';
 import { createSandboxMailer, createSandboxSms } from '../providers/notifications/sandbox';
 import { createSendgridMailer, MailDeliveryError } from '../providers/notifications/sendgrid-mailer';
@@ -14,7 +26,11 @@ import { SmsDeliveryError } from '../providers/notifications/twilio-sms';
 import { generateTicketCode } from '../tickets/signing';
 import type { sendMessageWorkflow } from '../workflows/notifications';
 import { createCatalogue, createTemporalEnv, testDb, uid, Worker, workerOptions } from './support/env';
+import { recordHistory } from './support/histories';
 import { checkoutInput } from './support/orders';
+import { call, startTestPlatform, type TestPlatform } from './support/platform';
+
+const EventType = temporal.api.enums.v1.EventType;
 
 let db: Db;
 let checkout: ReturnType<typeof createCheckoutActivities>;
@@ -221,6 +237,39 @@ describe('at most once delivery', () => {
   });
 });
 
+describe('sending a message in one activity', () => {
+  test('when SMS is refused for good and email goes, then the result says so and the call does not fail', async () => {
+    const orderId = await paidOrder();
+    const sms: Sms = {
+      provider: 'twilio',
+      sandboxed: false,
+      send: () => Promise.reject(new SmsDeliveryError('Twilio rejected the SMS with HTTP 400', true, 400, 21211)),
+    };
+    const activities = notifications({ sms });
+
+    expect(await activities.sendMessage(confirmation(orderId))).toEqual({ EMAIL: 'SENT', SMS: 'FAILED' });
+    expect(await activities.sendMessage(confirmation(orderId))).toEqual({ EMAIL: 'SENT', SMS: 'FAILED' });
+    expect(await row(emailId(orderId))).toMatchObject({ status: 'SENT', attempts: 1 });
+    expect(await row(smsId(orderId))).toMatchObject({ status: 'FAILED', attempts: 1 });
+  });
+
+  test('when email cannot be delivered yet, then the SMS is sent, the call fails for a retry, and the retry sends only the email', async () => {
+    const orderId = await paidOrder();
+    const { mailer, sent } = scriptedMailer([
+      () => Promise.reject(new MailDeliveryError('SendGrid rejected the email with HTTP 503', false, 503, null)),
+      () => Promise.resolve({ providerMessageId: 'sg_ok' }),
+    ]);
+    const activities = notifications({ mailer });
+
+    await expect(activities.sendMessage(confirmation(orderId))).rejects.toMatchObject({ nonRetryable: false });
+    expect(await row(smsId(orderId))).toMatchObject({ status: 'SENT', attempts: 1 });
+    expect(await activities.sendMessage(confirmation(orderId))).toEqual({ EMAIL: 'SENT', SMS: 'SENT' });
+    expect(sent).toHaveLength(2);
+    expect(await row(emailId(orderId))).toMatchObject({ status: 'SENT', attempts: 2 });
+    expect(await row(smsId(orderId))).toMatchObject({ status: 'SENT', attempts: 1 });
+  });
+});
+
 describe('sendMessageWorkflow', () => {
   let env: TestWorkflowEnvironment;
   beforeAll(async () => {
@@ -299,5 +348,135 @@ describe('sendMessageWorkflow', () => {
     expect(result).toMatchObject({ status: 'UNCONFIRMED' });
     expect(sent).toHaveLength(1);
     expect(await row(emailId(orderId))).toMatchObject({ status: 'SENT', provider_message_id: 'sg_late' });
+  });
+});
+
+describe('order confirmation sent by the checkout', () => {
+  /** A mailer that can never reach SendGrid: every send fails before the request leaves, so a retry may send. */
+  const unreachableMailer: Mailer = {
+    provider: 'sendgrid',
+    sandboxed: false,
+    send: () => Promise.reject(new MailDeliveryError('SendGrid could not be reached (ECONNREFUSED)', false, null)),
+  };
+  let platform: TestPlatform;
+  let catalogue: Awaited<ReturnType<typeof createCatalogue>>;
+  let mailerDown = false;
+  beforeAll(async () => {
+    platform = await startTestPlatform(
+      {},
+      {
+        messages: (config, db) => {
+          const real = createNotificationProviders(config, db);
+          return {
+            ...real,
+            mailer: { ...real.mailer, send: (m) => (mailerDown ? unreachableMailer : real.mailer).send(m) },
+          };
+        },
+      },
+    );
+    catalogue = await createCatalogue(platform.db, { capacity: 50 });
+  }, 120_000);
+  afterAll(() => platform?.stop());
+
+  /** Pays for one ticket by card as a buyer who gave an email address and a phone number. */
+  async function payByCard() {
+    const res = await call(platform, 'POST', '/v1/checkouts', {
+      token: platform.token({ sub: uid('buyer'), role: 'buyer' }),
+      headers: { 'Idempotency-Key': uid('key') },
+      body: {
+        eventId: catalogue.eventId,
+        items: [{ ticketTypeId: catalogue.ticketTypeId, quantity: 1 }],
+        payment: { method: 'card', paymentMethodId: 'pm_card_visa' },
+        buyer: { email: 'buyer@example.com', phone: '+15555550100' },
+      },
+    });
+    const orderId: string = res.body.orderId;
+    const handle = platform.client.workflow.getHandle(checkoutWorkflowId(orderId));
+    return { res, orderId, handle, final: (await handle.result()) as CheckoutView };
+  }
+
+  /** The checkout's history as one event type per workflow task, in order: where each thing happened. */
+  async function tasksOf(handle: WorkflowHandle): Promise<string[][]> {
+    const tasks: string[][] = [[]];
+    for (const event of (await handle.fetchHistory()).events ?? []) {
+      const type = EventType[event.eventType ?? 0] ?? '';
+      if (type === 'EVENT_TYPE_WORKFLOW_TASK_COMPLETED') tasks.push([]);
+      // A local activity's marker names it in its `data` detail, plain JSON written by the SDK's core.
+      const data = event.markerRecordedEventAttributes?.details?.data?.payloads?.[0]?.data;
+      const activity = data
+        ? (JSON.parse(Buffer.from(data).toString()) as { activity_type?: string }).activity_type
+        : undefined;
+      tasks.at(-1)!.push(activity ? `local:${activity}` : type.replace('EVENT_TYPE_', ''));
+    }
+    return tasks;
+  }
+
+  test('when a buyer pays by card, then the checkout sends the confirmation by email and SMS once, after answering the buyer, and starts no message workflow', async () => {
+    const { res, orderId, handle, final } = await payByCard();
+    await recordHistory('checkout-inline-confirmation-api-card-paid', handle);
+
+    expect(res.status).toBe(201);
+    expect(res.body.status).toBe('PAID');
+    expect(final.status).toBe('PAID');
+    const rows = await platform.db('notifications').where({ order_id: orderId }).orderBy('channel');
+    expect(rows.map((r) => [r.channel, r.status, r.attempts])).toEqual([
+      ['EMAIL', 'SENT', 1],
+      ['SMS', 'SENT', 1],
+    ]);
+    await expect(
+      platform.client.workflow.getHandle(messageWorkflowId(MessageKind.OrderConfirmed, orderId)).describe(),
+    ).rejects.toThrow(WorkflowNotFoundError);
+    // The buyer's answer (the placement update) left with an earlier workflow task than the one that sent.
+    const tasks = await tasksOf(handle);
+    const answered = tasks.findIndex((t) => t.includes('WORKFLOW_EXECUTION_UPDATE_COMPLETED'));
+    const sent = tasks.findIndex((t) => t.includes('local:sendMessage'));
+    expect(answered).toBeGreaterThanOrEqual(0);
+    expect(sent).toBeGreaterThan(answered);
+    expect(tasks.flat().filter((e) => e === 'local:sendMessage')).toHaveLength(1);
+
+    // Support finds how the confirmation ended on the order itself; the buyer's view does not carry it.
+    const asSupport = await call(platform, 'GET', `/v1/checkouts/${orderId}`, {
+      token: platform.token({ sub: 'support-1', role: 'support' }),
+    });
+    expect(asSupport.body.messages).toEqual([
+      expect.objectContaining({ kind: 'order-confirmed', channel: 'EMAIL', status: 'SENT', attempts: 1 }),
+      expect.objectContaining({ kind: 'order-confirmed', channel: 'SMS', status: 'SENT', attempts: 1 }),
+    ]);
+    expect(JSON.stringify(asSupport.body.messages)).not.toContain('buyer@example.com');
+  });
+
+  test('when the mail provider cannot be reached, then the order is PAID, the SMS goes once, and the message workflow takes over the email', async () => {
+    mailerDown = true;
+    try {
+      const { res, orderId, handle, final } = await payByCard();
+      await recordHistory('checkout-inline-confirmation-api-mail-down-fallback', handle);
+
+      expect(res.status).toBe(201);
+      expect(res.body.status).toBe('PAID');
+      expect(final.status).toBe('PAID');
+      const confirmation = platform.client.workflow.getHandle(
+        messageWorkflowId(MessageKind.OrderConfirmed, orderId),
+      );
+      const described = await confirmation.describe();
+      expect(described.parentExecution?.workflowId).toBe(checkoutWorkflowId(orderId));
+      expect(described.typedSearchAttributes.get(SearchAttributes.OrderId)).toBe(orderId);
+      // The message workflow retries the email for a day; the SMS the checkout sent is not sent again.
+      for (let i = 0; i < 50; i++) {
+        const email = await platform
+          .db('notifications')
+          .where({ id: emailId(orderId) })
+          .first();
+        if (email.attempts > 3) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      await confirmation.terminate('test over');
+      expect(await row(emailId(orderId))).toMatchObject({ status: 'PENDING', attempts: 4 });
+      expect(await row(smsId(orderId))).toMatchObject({ status: 'SENT', attempts: 1 });
+      const tasks = await tasksOf(handle);
+      const answered = tasks.findIndex((t) => t.includes('WORKFLOW_EXECUTION_UPDATE_COMPLETED'));
+      expect(tasks.findIndex((t) => t.includes('local:sendMessage'))).toBeGreaterThan(answered);
+    } finally {
+      mailerDown = false;
+    }
   });
 });

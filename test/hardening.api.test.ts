@@ -177,7 +177,8 @@ describe('workflow histories', () => {
       expect(res.status).toBe(201);
       orders.push(res.body.orderId);
     }
-    // Let the paid order's confirmation run, so its child's history is there too.
+    // Let the paid order's confirmation run, so it is in the checkout's history too (a local activity since
+    // checkout-inline-confirmation-v1; before it, a child workflow with a history of its own).
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline) {
       const sent = await platform.db('notifications').where({ order_id: orders[0] }).whereIn('status', ['SENT']);
@@ -214,7 +215,7 @@ describe('workflow histories', () => {
         }
       }
     }
-    expect(histories).toBeGreaterThanOrEqual(4);
+    expect(histories).toBeGreaterThanOrEqual(orders.length);
   }, 120_000);
 });
 

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Contract, FetchRequest, JsonRpcProvider, Network, Wallet, ZeroAddress } from 'ethers';
 import artifact from '../contracts/build/BiltenTicket.json';
 import { createNftActivities } from '../activities/nft';
-import { checkoutWorkflowId, messageWorkflowId, MessageKind, nftMintWorkflowId } from '../domain';
+import { checkoutWorkflowId, nftMintWorkflowId } from '../domain';
 import { createEthersMinter, deployBiltenTicket, ticketTokenId } from '../providers/nft/ethers-minter';
 import { startAnvil, type RunningAnvil } from '../scripts/anvil';
 import { createCatalogue, uid } from './support/env';
@@ -151,10 +151,10 @@ describe('NFT tickets on a local anvil chain', () => {
       chain.provider.destroy();
     }
 
-    // The confirmation went out through the outbox, and the Temporal UI lists the order's three workflows by
-    // OrderId (its reward points are a row the rewards sweep vests, not a workflow).
+    // The confirmation went out through the outbox (sent by the checkout itself), and the Temporal UI lists the
+    // order's two workflows by OrderId (its reward points are a row the rewards sweep vests, not a workflow).
     const client = platform.client;
-    await client.workflow.getHandle(messageWorkflowId(MessageKind.OrderConfirmed, orderId)).result();
+    await client.workflow.getHandle(checkoutWorkflowId(orderId)).result();
     const outbox = await platform.db('notifications').where({ order_id: orderId }).orderBy('channel');
     expect(outbox.map((m) => [m.channel, m.status])).toEqual([
       ['EMAIL', 'SENT'],
@@ -162,17 +162,16 @@ describe('NFT tickets on a local anvil chain', () => {
     ]);
     await client.workflow.getHandle(nftMintWorkflowId(orderId)).result();
     const listed = new Map<string, string>();
-    for (let i = 0; i < 50 && listed.size < 3; i++) {
+    for (let i = 0; i < 50 && listed.size < 2; i++) {
       listed.clear();
       for await (const wf of client.workflow.list({ query: `OrderId="${orderId}"` })) {
         listed.set(wf.workflowId, wf.status.name);
       }
-      if (listed.size < 3) await new Promise((r) => setTimeout(r, 200));
+      if (listed.size < 2) await new Promise((r) => setTimeout(r, 200));
     }
     expect(Object.fromEntries(listed)).toEqual({
       [checkoutWorkflowId(orderId)]: 'COMPLETED',
       [nftMintWorkflowId(orderId)]: 'COMPLETED',
-      [messageWorkflowId(MessageKind.OrderConfirmed, orderId)]: 'COMPLETED',
     });
     const mint = await client.workflow.getHandle(nftMintWorkflowId(orderId)).describe();
     expect(mint.memo).toMatchObject({ nft: { total: 2, minted: 2, failed: 0 } });
@@ -181,10 +180,6 @@ describe('NFT tickets on a local anvil chain', () => {
       client.workflow.getHandle(checkoutWorkflowId(orderId)),
     );
     await recordHistory('nft-mint-v1-api-minted', client.workflow.getHandle(nftMintWorkflowId(orderId)));
-    await recordHistory(
-      'send-message-v1-api-order-confirmed',
-      client.workflow.getHandle(messageWorkflowId(MessageKind.OrderConfirmed, orderId)),
-    );
   });
 
   test('when several orders are minted, then PAID to MINTED time is reported (a measurement, not a goal)', async () => {

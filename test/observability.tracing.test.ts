@@ -1,6 +1,6 @@
 import { SpanKind } from '@opentelemetry/api';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { checkoutWorkflowId, messageWorkflowId, MessageKind, type CheckoutView } from '../domain';
+import { checkoutWorkflowId, type CheckoutView } from '../domain';
 import { createCatalogue, uid } from './support/env';
 import { call, startTestPlatform, type TestPlatform } from './support/platform';
 
@@ -54,7 +54,7 @@ describe('traces', () => {
       'RunActivity:reserveSeats',
       'RunActivity:chargeCard',
       'RunActivity:issueTickets',
-      'RunWorkflow:sendMessageWorkflow',
+      'RunActivity:sendMessage',
     ]);
     // The HTTP server span is the root: nothing before the buyer's request.
     const server = spans.find((s) => s.name === 'POST /v1/checkouts' && s.attributes['http.status_code'] === 201)!;
@@ -78,11 +78,9 @@ describe('traces', () => {
       expect([step, named(`RunActivity:${step}`).length]).toEqual([step, 1]);
       expect([step, named(`StartActivity:${step}`).length]).toEqual([step, 1]);
     }
-    // Past PAID, the confirmation the checkout starts is in the same trace.
-    const confirmation = named('RunWorkflow:sendMessageWorkflow');
-    expect(confirmation.map((s) => s.attributes.workflowId)).toContain(
-      messageWorkflowId(MessageKind.OrderConfirmed, orderId),
-    );
+    // Past PAID, the confirmation the checkout sends is in the same trace.
+    const confirmation = named('RunActivity:sendMessage');
+    expect(confirmation).toHaveLength(1);
     // Nothing in the trace leaks the buyer's contact.
     expect(JSON.stringify(trace.map((s) => s.attributes))).not.toContain('trace@example.com');
   }, 120_000);

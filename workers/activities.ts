@@ -43,6 +43,7 @@ export function createCheckoutQueueActivities(
   db: Db,
   providers: PaymentProviders,
   temporal: Client,
+  messages: NotificationProviders,
 ) {
   const signer = configuredTicketSigner(config);
   const checkout = createCheckoutActivities({
@@ -68,6 +69,8 @@ export function createCheckoutQueueActivities(
     ...createRefundActivities({ db, ...providers }),
     // Points follow orders and refunds, on the same queue.
     ...createRewardActivities({ db, rules: rewardRules(config) }),
+    // A paid order's confirmation is sent by the checkout itself (a local activity), through the same outbox.
+    sendMessage: createNotificationQueueActivities(config, db, messages).sendMessage,
     ...createHoldSweeperActivities({
       db,
       workflows: temporalWorkflowDirectory(temporal),

@@ -131,13 +131,15 @@ async function main(): Promise<void> {
         }
       : {}),
   };
+  // The checkout sends order confirmations itself, and the notifications queue sends the rest: one set of clients.
+  const messages = createNotificationProviders(config, db);
   const workers: Worker[] = [];
   if (queues.includes(CHECKOUT_TASK_QUEUE)) {
     workers.push(
       await Worker.create({
         ...common,
         taskQueue: CHECKOUT_TASK_QUEUE,
-        activities: createCheckoutQueueActivities(config, db, providers, client),
+        activities: createCheckoutQueueActivities(config, db, providers, client, messages),
       }),
     );
   }
@@ -146,7 +148,7 @@ async function main(): Promise<void> {
       await Worker.create({
         ...common,
         taskQueue: NOTIFICATIONS_TASK_QUEUE,
-        activities: createNotificationQueueActivities(config, db, createNotificationProviders(config, db)),
+        activities: createNotificationQueueActivities(config, db, messages),
       }),
     );
   }

@@ -35,7 +35,7 @@ import type { createCheckoutActivities } from '../activities/checkout';
 import type { createPaymentActivities } from '../activities/payments';
 import type { createRefundActivities } from '../activities/refunds';
 import { compensation, dbWrite, issuance, providerCall } from './activity-options';
-import { startOrderFulfilment } from './fulfilment';
+import { INLINE_CONFIRMATION, startOrderFulfilment } from './fulfilment';
 import type { latePaymentWorkflow } from './late-payment';
 import { accrueOrderRewards, startOrderRewards } from './rewards';
 
@@ -163,18 +163,12 @@ export async function checkoutWorkflowV3(input: CheckoutInput): Promise<Checkout
   return runCheckout(input, (patchId) => BUILT_INTO_V3.has(patchId) || patched(patchId));
 }
 
-/**
- * Patch ids of other workflow files that {@link checkoutWorkflowV3} was born with: a change `runCheckout` calls
- * through another module (the confirmation, in workflows/fulfilment.ts) lists its id here when it ships with V3.
- */
-const BUILT_INTO_V3_ELSEWHERE: readonly string[] = [];
-
 /** The changes {@link checkoutWorkflowV3} was born with; a patch added after it shipped is not in this list. */
 const BUILT_INTO_V3: ReadonlySet<string> = new Set([
   ...BUILT_INTO_V2,
   LOCAL_CARD_CHARGE,
   STATUS_SEARCH_ATTRIBUTE_ONLY,
-  ...BUILT_INTO_V3_ELSEWHERE,
+  INLINE_CONFIRMATION,
 ]);
 
 /**
@@ -349,7 +343,7 @@ async function runCheckout(input: CheckoutInput, patched: ChangeGate): Promise<C
   setStatus('PAID');
   placed = true;
   // Mints and the confirmation run as abandoned children: started here, never waited for.
-  if (patched('fulfilment-children-v1')) await startOrderFulfilment(input, view.tickets);
+  if (patched('fulfilment-children-v1')) await startOrderFulfilment(input, view.tickets, patched);
   // Asked first so that a new order records one patch marker here, not two.
   if (patched(INLINE_REWARDS)) await accrueOrderRewards(input);
   else if (patched(ORDER_REWARDS)) await startOrderRewards(input);

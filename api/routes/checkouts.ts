@@ -20,6 +20,8 @@ import {
   checkoutStatusQuery,
   checkoutWorkflowId,
   isCheckoutFinal,
+  MESSAGE_CHANNELS,
+  OUTBOX_STATUSES,
   OrderReason,
   PricingError,
   quoteOrder,
@@ -39,6 +41,7 @@ import { isDoorToken, principalOf, requireRole, type Principal } from '../auth';
 import {
   deriveOrderId,
   loadOrderDetails,
+  loadOrderMessages,
   loadTicketDetails,
   requestFingerprint,
   type OrderDetails,
@@ -150,6 +153,19 @@ export const checkoutViewSchema = z
       .passthrough(),
     tickets: z.array(ticketSchema),
     history: z.array(z.object({ at: z.string(), status: z.string() }).passthrough()),
+    messages: z
+      .array(
+        z.object({
+          kind: z.string(),
+          channel: z.enum(MESSAGE_CHANNELS),
+          status: z.enum(OUTBOX_STATUSES),
+          attempts: z.number().int(),
+          sentAt: z.string().nullable(),
+          lastError: z.string().nullable(),
+        }),
+      )
+      .optional()
+      .describe('Support and admin only (GET): the outbox rows of the order, how each message ended'),
   })
   .passthrough()
   .openapi('Checkout');
@@ -262,7 +278,9 @@ export function checkoutRoutes({ config, db, temporal }: CheckoutRouteDeps): Rou
     const caller = principalOf(req);
     if (!view || !canRead(caller, view.buyerId)) throw problems.notFound(`order ${orderId}`);
     const { buyerId: _buyerId, ...body } = view;
-    res.json(asSeenBy(caller, body));
+    // Support answers "did I get my tickets by email?" from here: the confirmation has no workflow of its own.
+    const messages = isStaffDesk(caller) ? { messages: await loadOrderMessages(db, orderId) } : {};
+    res.json({ ...asSeenBy(caller, body), ...messages });
   });
 
   documentRoute('post', '/v1/checkouts/:orderId/cancel', {
@@ -512,7 +530,7 @@ function asSeenBy<T extends { reason?: string; reasonDetail?: string; history: O
   caller: Principal,
   view: T,
 ): T {
-  if (caller.role === 'support' || caller.role === 'admin') return view;
+  if (isStaffDesk(caller)) return view;
   const { reasonDetail: _detail, reason, ...rest } = view;
   const code = buyerFacingReason(reason);
   return {
@@ -523,6 +541,11 @@ function asSeenBy<T extends { reason?: string; reasonDetail?: string; history: O
       return { ...entry, ...(entryCode ? { reason: entryCode } : {}) };
     }),
   } as T;
+}
+
+/** Support and admin: they see an order's reasons in full and the messages sent about it. */
+function isStaffDesk(caller: Principal): boolean {
+  return caller.role === 'support' || caller.role === 'admin';
 }
 
 /** Door tokens are let through only to be told what a missing order says: they never learn that an order exists. */

@@ -19,6 +19,7 @@ import {
   createConfiguredPayouts,
   createNotificationProviders,
   createPaymentProviders,
+  type NotificationProviders,
   type PaymentProviders,
 } from '../../providers';
 import type { CardPayments } from '../../providers/payments/ports';
@@ -53,6 +54,8 @@ export interface TestPlatformOptions {
   wrapCard?: (card: CardPayments) => CardPayments;
   /** Replaces the worker's payouts provider, e.g. a sandbox with an injected refusal. */
   payouts?: (config: Config, db: Db) => Payouts;
+  /** Replaces the worker's mail and SMS providers, e.g. a mailer that cannot reach its provider. */
+  messages?: (config: Config, db: Db) => NotificationProviders;
   logger?: Logger;
   temporalLogger?: TemporalLogger;
   /** The Temporal SDK's Prometheus exporter address, as WORKER_SDK_METRICS_PORT sets it in the worker. */
@@ -148,6 +151,8 @@ async function assemblePlatform(
   // The interceptors workers/main.ts registers: activity outcome metrics and order ids on activity log lines.
   const interceptors = { activity: [observeActivities, ...tracing.activityInterceptors] };
   const sinks = tracing.sinks;
+  // The checkout's confirmations and the notifications queue's messages share the providers, as in workers/main.ts.
+  const messages = (options.messages ?? createNotificationProviders)(config, db);
   const worker = await Worker.create({
     connection: env.nativeConnection,
     namespace: env.namespace ?? 'default',
@@ -161,6 +166,7 @@ async function assemblePlatform(
       db,
       workerPayments(createPaymentProviders(config, db)),
       client,
+      messages,
     ),
   });
   // Fulfilment as in `npm start`: notifications through the outbox sandboxes, and NFT mints when the overrides
@@ -176,7 +182,7 @@ async function assemblePlatform(
       interceptors,
       sinks,
       dataConverter,
-      activities: createNotificationQueueActivities(config, db, createNotificationProviders(config, db)),
+      activities: createNotificationQueueActivities(config, db, messages),
     }),
     await Worker.create({
       connection: env.nativeConnection,
