@@ -7,7 +7,7 @@ import { sandboxedProviders } from '../config';
 import type { Db } from '../db';
 import { authenticate, requireRole } from './auth';
 import { problemHandler, problems, Problem } from './problems';
-import { catalogueRoutes } from './routes/catalogue';
+import { catalogueRoutes, createEventPages } from './routes/catalogue';
 import { checkoutRoutes } from './routes/checkouts';
 import { refundRoutes } from './routes/refunds';
 import { operationsRoutes } from './operations';
@@ -126,8 +126,11 @@ export function createApp(deps: ApiDeps): Express {
   app.use(authenticate(deps.config));
   app.use(limits.perCaller);
 
-  app.use(catalogueRoutes(deps));
-  app.use(checkoutRoutes(deps));
+  // One snapshot of event pages per process, shared with the checkout so a sold-out answer drops a page that
+  // still shows seats.
+  const eventPages = createEventPages(deps);
+  app.use(catalogueRoutes({ ...deps, eventPages }));
+  app.use(checkoutRoutes({ ...deps, eventPages }));
   app.use(payoutRoutes(deps));
   app.use(financeRoutes(deps));
   app.use(refundRoutes(deps));

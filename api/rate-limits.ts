@@ -15,6 +15,7 @@ import { httpMetrics, routeTemplate } from '../observability/metrics';
 /** The table the Postgres store keeps its counters in (created by migrations/20261202_0005_hardening.ts). */
 export const RATE_LIMIT_TABLE = 'rate_limits';
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+const isRead = (method: string) => method === 'GET' || method === 'HEAD';
 
 /** The three limits of the API contract's "Limits" section, as Express middleware. */
 export interface RateLimits {
@@ -50,6 +51,13 @@ export function createRateLimits(config: Config, db: Db, options: { keyPrefix?: 
   };
   const ceiling = limiter('ip', config.RATE_LIMIT_PER_IP_PER_MINUTE);
   const anonymous = limiter('anon', config.RATE_LIMIT_ANONYMOUS_PER_IP_PER_MINUTE);
+  // Reads are counted in each replica's own memory: a buyer refreshing an event page in a flash sale must not cost
+  // a database write (at thousands of reads a second the counters would be the heaviest writes of the sale), and a
+  // flood of reads from one address is still stopped by every replica it reaches. Writes stay shared.
+  const memory = (name: string, points: number) =>
+    new RateLimiterMemory({ keyPrefix: `${prefix}:${name}:reads`, points, duration: 60 });
+  const readCeiling = memory('ip', config.RATE_LIMIT_PER_IP_PER_MINUTE);
+  const anonymousReads = memory('anon', config.RATE_LIMIT_ANONYMOUS_PER_IP_PER_MINUTE);
   const writes = limiter('sub-writes', config.RATE_LIMIT_WRITES_PER_SUBJECT_PER_MINUTE);
 
   const consume =
@@ -79,9 +87,18 @@ export function createRateLimits(config: Config, db: Db, options: { keyPrefix?: 
     };
 
   return {
-    perIpCeiling: consume((req) => ({ limiter: ceiling, key: req.ip ?? 'unknown', limit: 'ip' })),
+    perIpCeiling: consume((req) => ({
+      limiter: isRead(req.method) ? readCeiling : ceiling,
+      key: req.ip ?? 'unknown',
+      limit: 'ip',
+    })),
     perCaller: consume((req) => {
-      if (!req.principal) return { limiter: anonymous, key: req.ip ?? 'unknown', limit: 'anonymous' };
+      if (!req.principal)
+        return {
+          limiter: isRead(req.method) ? anonymousReads : anonymous,
+          key: req.ip ?? 'unknown',
+          limit: 'anonymous',
+        };
       if (WRITE_METHODS.has(req.method)) return { limiter: writes, key: req.principal.sub, limit: 'subject' };
       return null;
     }),

@@ -77,6 +77,11 @@ const schema = z.object({
    * address behind a venue's wifi or a carrier NAT (the flash-sale tests and the benchmark run from 127.0.0.1).
    */
   RATE_LIMIT_PER_IP_PER_MINUTE: z.coerce.number().int().min(1).default(60_000),
+  /**
+   * How long an API process serves an event page (GET /v1/events/:eventId) before reading it again: the most its
+   * availability may lag the database. Bounded at a second, the staleness buyers were promised.
+   */
+  CATALOGUE_SNAPSHOT_TTL_MS: z.coerce.number().int().min(0).max(1000).default(250),
   /** Express `trust proxy`: how many proxy hops in front of the API may set X-Forwarded-For (0: none). */
   TRUST_PROXY_HOPS: z.coerce.number().int().min(0).max(10).default(0),
   HOLD_TTL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(900),

@@ -19,6 +19,13 @@ import { principalOf, requireRole } from '../auth';
 import { problems } from '../problems';
 import { ID_PATTERN, parseOr422 } from '../validation';
 import { documentRoute } from '../openapi';
+import { createCatalogueSnapshot, type CatalogueSnapshot } from '../catalogue-snapshot';
+
+/**
+ * An event page is public and changes with every sale, so a browser or CDN may keep it but must ask again each
+ * time; the strong ETag makes that question cost a 304 when nothing changed.
+ */
+export const EVENT_PAGE_CACHE_CONTROL = 'public, max-age=0, must-revalidate';
 
 /** Free text shown to buyers. Control characters are refused: Postgres cannot store NUL in text (it was a 500). */
 const displayText = (max: number) =>
@@ -94,7 +101,7 @@ const newId = (prefix: string) => `${prefix}_${randomUUID().replace(/-/g, '').sl
 /** A ticket type with its live availability. */
 function ticketTypeView(t: Record<string, number | string>) {
   return {
-    ticketTypeId: t.id,
+    ticketTypeId: String(t.id),
     name: t.name,
     priceMinor: t.price_minor,
     currency: String(t.currency).trim(),
@@ -119,23 +126,81 @@ function eventView(e: Record<string, unknown>) {
   };
 }
 
-/** Events and ticket types: public reads, organizer writes, and the cancellation of an event. */
-export function catalogueRoutes({ db, temporal, config }: { db: Db; temporal: Client; config: Config }): Router {
-  const router = Router();
+/** Whether an If-None-Match header names this ETag (RFC 9110: a list, `*`, and weak comparison). */
+function matchesETag(ifNoneMatch: string | undefined, etag: string): boolean {
+  if (!ifNoneMatch) return false;
+  return ifNoneMatch
+    .split(',')
+    .map((tag) => tag.trim().replace(/^W\//, ''))
+    .some((tag) => tag === '*' || tag === etag);
+}
 
-  /** How the event's cancellation stands: live from its workflow, or as it last recorded. */
-  async function cancellationOf(event: Record<string, unknown>): Promise<CancellationProgress | null> {
-    if (event.status !== 'CANCELLING' && event.status !== 'CANCELLED') return null;
-    try {
-      return await temporal.workflow
-        .getHandle(eventCancellationWorkflowId(event.id as string))
-        .query(cancellationProgressQuery);
-    } catch {
-      return (
-        (event.cancellation as CancellationProgress | null) ?? { total: 0, refunded: 0, failed: 0, inProgress: 0 }
-      );
-    }
+/** How an event's cancellation stands: live from its workflow, or as it last recorded. */
+async function cancellationOf(
+  temporal: Client,
+  event: Record<string, unknown>,
+): Promise<CancellationProgress | null> {
+  if (event.status !== 'CANCELLING' && event.status !== 'CANCELLED') return null;
+  try {
+    return await temporal.workflow
+      .getHandle(eventCancellationWorkflowId(event.id as string))
+      .query(cancellationProgressQuery);
+  } catch {
+    return (
+      (event.cancellation as CancellationProgress | null) ?? { total: 0, refunded: 0, failed: 0, inProgress: 0 }
+    );
   }
+}
+
+/**
+ * The snapshot GET /v1/events/:eventId serves from: each event read in one query (the event, its ticket types and
+ * their live counts) at most once per CATALOGUE_SNAPSHOT_TTL_MS by this API process, however many buyers refresh.
+ */
+export function createEventPages({
+  db,
+  temporal,
+  config,
+}: {
+  db: Db;
+  temporal: Client;
+  config: Config;
+}): CatalogueSnapshot {
+  return createCatalogueSnapshot({
+    ttlMs: config.CATALOGUE_SNAPSHOT_TTL_MS,
+    read: async (eventId) => {
+      const {
+        rows: [event],
+      } = await db.raw(
+        `SELECT e.*, COALESCE(
+           (SELECT json_agg(t ORDER BY t.created_at, t.id) FROM ticket_types t WHERE t.event_id = e.id), '[]'
+         ) AS ticket_types
+         FROM events e WHERE e.id = ?`,
+        [eventId],
+      );
+      if (!event) return null;
+      const cancellation = await cancellationOf(temporal, event);
+      return {
+        ...eventView(event),
+        ...(cancellation ? { cancellation } : {}),
+        ticketTypes: (event.ticket_types as Array<Record<string, number | string>>).map(ticketTypeView),
+      };
+    },
+  });
+}
+
+/** Events and ticket types: public reads, organizer writes, and the cancellation of an event. */
+export function catalogueRoutes({
+  db,
+  temporal,
+  config,
+  eventPages,
+}: {
+  db: Db;
+  temporal: Client;
+  config: Config;
+  eventPages: CatalogueSnapshot;
+}): Router {
+  const router = Router();
 
   documentRoute('post', '/v1/events/:eventId/cancel', {
     summary: 'Cancel an event: sales stop at once and every paid order is refunded (its organizer, admin)',
@@ -204,15 +269,11 @@ export function catalogueRoutes({ db, temporal, config }: { db: Db; temporal: Cl
   });
   router.get('/v1/events/:eventId', async (req, res) => {
     const eventId = String(req.params.eventId ?? '');
-    const event = ID_PATTERN.test(eventId) ? await db('events').where({ id: eventId }).first() : undefined;
-    if (!event) throw problems.notFound(`event ${eventId.slice(0, 64)}`);
-    const types = await db('ticket_types').where({ event_id: eventId }).orderBy('created_at').orderBy('id');
-    const cancellation = await cancellationOf(event);
-    res.json({
-      ...eventView(event),
-      ...(cancellation ? { cancellation } : {}),
-      ticketTypes: types.map(ticketTypeView),
-    });
+    const page = ID_PATTERN.test(eventId) ? await eventPages.page(eventId) : null;
+    if (!page) throw problems.notFound(`event ${eventId.slice(0, 64)}`);
+    res.set({ ETag: page.etag, 'Cache-Control': EVENT_PAGE_CACHE_CONTROL });
+    if (matchesETag(req.headers['if-none-match'], page.etag)) return void res.status(304).end();
+    res.type('application/json').send(page.body);
   });
 
   documentRoute('post', '/v1/events', {

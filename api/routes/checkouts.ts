@@ -51,6 +51,7 @@ import { ID_PATTERN, parseOr422 } from '../validation';
 import { bindOrder } from '../../observability/http-logging';
 import { documentRoute, moneySchema, orderStatusSchema } from '../openapi';
 import { businessMetrics } from '../../observability/metrics';
+import type { CatalogueSnapshot } from '../catalogue-snapshot';
 
 const id = z.string().regex(ID_PATTERN, 'must be an id');
 /**
@@ -181,10 +182,12 @@ export interface CheckoutRouteDeps {
   config: Config;
   db: Db;
   temporal: Client;
+  /** Told when a ticket type turns out sold out, so the event page stops showing its seats at once. */
+  eventPages?: Pick<CatalogueSnapshot, 'soldOut'>;
 }
 
 /** `POST /v1/checkouts`, `GET /v1/checkouts/:orderId`, `POST /v1/checkouts/:orderId/cancel`. */
-export function checkoutRoutes({ config, db, temporal }: CheckoutRouteDeps): Router {
+export function checkoutRoutes({ config, db, temporal, eventPages }: CheckoutRouteDeps): Router {
   const router = Router();
 
   /**
@@ -387,7 +390,10 @@ export function checkoutRoutes({ config, db, temporal }: CheckoutRouteDeps): Rou
     // A cheap early answer in a flash sale; the hold itself is what guarantees no oversell.
     for (const line of quote.lines) {
       const t = catalogue.find((c) => c.id === line.ticketTypeId)!;
-      if (t.capacity - t.sold - t.held < line.quantity) throw soldOut(line.name);
+      if (t.capacity - t.sold - t.held < line.quantity) {
+        if (t.capacity - t.sold - t.held <= 0) eventPages?.soldOut(body.eventId, t.id);
+        throw soldOut(line.name);
+      }
     }
     const open = await db('orders')
       .where({ buyer_id: buyer.sub })
