@@ -39,7 +39,8 @@ autocannon(
         if (statusCode !== 200) return;
         // The raw headers, as a flat [name, value, ...] list.
         for (let i = 0; i < headers.length; i += 2)
-          if (String(headers[i]).toLowerCase() === 'etag') client.setHeaders({ 'if-none-match': String(headers[i + 1]) });
+          if (String(headers[i]).toLowerCase() === 'etag')
+            client.setHeaders({ 'if-none-match': String(headers[i + 1]) });
       });
     },
   },

@@ -16,6 +16,7 @@ export interface CatalogueReads {
   p99Ms: number;
   byStatus: Record<string, number>;
   errors: number;
+  stalest?: StaleReading;
 }
 
 export interface CatalogueReadOptions {
@@ -70,39 +71,58 @@ export async function measureCatalogueReads(options: CatalogueReadOptions): Prom
 }
 
 /**
- * Every 50 ms: read the ticket type's availability in Postgres, then the page. A page that shows a value the
- * database no longer has is as stale as the time since the database last had it (availability only falls in a
- * sale, save for holds released, which the rule covers the other way round).
+ * Every 50 ms: read the ticket type's availability in Postgres, then the page, then Postgres again. A page whose
+ * figure lies between the two readings was true during the request: not stale. Otherwise it is as stale as the
+ * time since the database last had (or passed) that figure: availability falls in a sale, and rises again only as
+ * holds are released, which the rule covers the other way round.
  */
 async function probeStaleness(
   url: string,
   options: CatalogueReadOptions,
   until: number,
-): Promise<{ staleMsMax: number; soldOutShownAvailable: number }> {
+): Promise<{ staleMsMax: number; soldOutShownAvailable: number; stalest?: StaleReading }> {
   const samples: Array<{ at: number; available: number }> = [];
-  let staleMsMax = 0;
-  let soldOutShownAvailable = 0;
-  let soldOutSince: number | undefined;
-  while (Date.now() < until) {
+  const truth = async () => {
     const at = Date.now();
     const row = await options
       .db('ticket_types')
       .where({ id: options.ticketTypeId })
       .first(options.db.raw('capacity - sold - held AS available'));
-    const truth = Number(row.available);
-    samples.push({ at, available: truth });
-    if (truth === 0) soldOutSince ??= at;
+    const sample = { at, available: Number(row.available) };
+    samples.push(sample);
+    return sample;
+  };
+  let stalest: StaleReading | undefined;
+  let soldOutShownAvailable = 0;
+  let soldOutSince: number | undefined;
+  while (Date.now() < until) {
+    const before = await truth();
+    if (before.available === 0) soldOutSince ??= before.at;
     else soldOutSince = undefined;
-    const page = (await (await fetch(url)).json()) as { ticketTypes: Array<{ ticketTypeId: string; available: number }> };
+    const page = (await (await fetch(url)).json()) as {
+      ticketTypes: Array<{ ticketTypeId: string; available: number }>;
+    };
     const shown = page.ticketTypes.find((t) => t.ticketTypeId === options.ticketTypeId)?.available ?? 0;
-    const answeredAt = Date.now();
-    if (shown !== truth) {
-      const agrees = samples.filter((s) => (shown > truth ? s.available >= shown : s.available <= shown));
-      const lastAgreed = agrees.length ? agrees[agrees.length - 1]!.at : samples[0]!.at;
-      staleMsMax = Math.max(staleMsMax, answeredAt - lastAgreed);
+    const after = await truth();
+    const low = Math.min(before.available, after.available);
+    const high = Math.max(before.available, after.available);
+    if (shown < low || shown > high) {
+      const agreed = samples.filter((s) => (shown > high ? s.available >= shown : s.available <= shown)).pop();
+      const staleMs = after.at - (agreed ?? samples[0]!).at;
+      if (!stalest || staleMs > stalest.staleMs)
+        stalest = { staleMs, shown, before: before.available, after: after.available };
     }
-    if (shown > 0 && soldOutSince !== undefined && at - soldOutSince > options.snapshotTtlMs) soldOutShownAvailable++;
-    await sleep(Math.max(0, PROBE_EVERY_MS - (Date.now() - at)));
+    if (shown > 0 && soldOutSince !== undefined && before.at - soldOutSince > options.snapshotTtlMs)
+      soldOutShownAvailable++;
+    await sleep(Math.max(0, PROBE_EVERY_MS - (Date.now() - before.at)));
   }
-  return { staleMsMax, soldOutShownAvailable };
+  return { staleMsMax: stalest?.staleMs ?? 0, soldOutShownAvailable, ...(stalest ? { stalest } : {}) };
+}
+
+/** The probe's stalest reading: what the page showed and what Postgres had just before and just after. */
+export interface StaleReading {
+  staleMs: number;
+  shown: number;
+  before: number;
+  after: number;
 }

@@ -188,7 +188,7 @@ async function catalogueDuringSale(stack: Stack, flags: Flags, runId: string) {
   ]);
   log(
     `catalogue: ${reads.readsPerSecond} req/s (${JSON.stringify(reads.byStatus)}), stalest ${reads.staleMsMax} ms, ` +
-      `sold-out shown available ${reads.soldOutShownAvailable}; beside ${sale.tickets} tickets sold`,
+      `(${JSON.stringify(reads.stalest ?? {})}), sold-out shown available ${reads.soldOutShownAvailable}; beside ${sale.tickets} tickets sold`,
   );
   return reads;
 }

@@ -461,7 +461,13 @@ describe('checkoutWorkflow', () => {
         (e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED,
       );
       expect(updateCompleted).toBeLessThan(tasksCompleted[1] ?? events.length);
-      expect(fake.names()).toEqual(['reserveSeats', 'chargeCard', 'issueTickets', 'sendMessage', 'accrueOrderPoints']);
+      expect(fake.names()).toEqual([
+        'reserveSeats',
+        'chargeCard',
+        'issueTickets',
+        'sendMessage',
+        'accrueOrderPoints',
+      ]);
     },
   );
 
