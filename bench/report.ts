@@ -52,8 +52,17 @@ export interface ChartInput {
   resources: ResourceSample[];
   /** The concurrency sweep, drawn as latency against throughput; no panel when it did not run. */
   sweep?: SweepPoint[];
+  /** The mixed sale beside the instant one: tickets/min, and checkout-to-PAID p95 by payment kind. */
+  mixed?: MixedSaleBars;
   /** Cores on the machine, to draw whole-machine CPU on the per-core scale. */
   cores: number;
+}
+
+/** What the mixed-sale panel draws. */
+export interface MixedSaleBars {
+  instantTicketsPerMinute: number;
+  mixedTicketsPerMinute: number;
+  paidP95MsByKind: Record<string, number>;
 }
 
 const WIDTH = 1000;
@@ -162,6 +171,46 @@ function sweepPanel(top: number, points: SweepPoint[]): string {
   return parts.join('\n');
 }
 
+/** Two groups of horizontal bars: tickets/min of the instant and the mixed sale, and p95 to PAID by payment kind. */
+function mixedPanel(top: number, mixed: MixedSaleBars): string {
+  const plotWidth = WIDTH - LEFT - RIGHT;
+  const groups: Array<{ title: string; unit: string; bars: Array<[string, number]> }> = [
+    {
+      title: 'tickets/min',
+      unit: '/min',
+      bars: [
+        ['instant card only', mixed.instantTicketsPerMinute],
+        ['mixed 70/15/15', mixed.mixedTicketsPerMinute],
+      ],
+    },
+    {
+      title: 'mixed sale: checkout to PAID p95',
+      unit: ' ms',
+      bars: Object.entries(mixed.paidP95MsByKind).map(([kind, ms]): [string, number] => [kind, ms]),
+    },
+  ];
+  const parts = [
+    `<text x="${LEFT}" y="${top - 8}" font-weight="bold">Mixed sale (70% instant card, 15% 3-D Secure, 15% crypto, webhooks on)</text>`,
+  ];
+  let y = top;
+  for (const [g, group] of groups.entries()) {
+    const max = niceMax(Math.max(1, ...group.bars.map(([, v]) => v)) * 1.05);
+    parts.push(`<text x="${LEFT}" y="${y + 12}" font-size="11" fill="#555">${esc(group.title)}</text>`);
+    y += 18;
+    for (const [label, value] of group.bars) {
+      const w = (value / max) * (plotWidth - 120);
+      parts.push(
+        `<text x="${LEFT + 110}" y="${y + 11}" text-anchor="end" font-size="11">${esc(label)}</text>`,
+        `<rect x="${LEFT + 118}" y="${y}" width="${w.toFixed(1)}" height="14" fill="${COLORS[g * 2]!}"/>`,
+        `<text x="${(LEFT + 124 + w).toFixed(1)}" y="${y + 11}" font-size="11">${Math.round(value)}${group.unit}</text>`,
+      );
+      y += 20;
+    }
+    y += 6;
+  }
+  return parts.join('\n');
+}
+
 /** Buckets requests by completion second: units per second, and a latency percentile per bucket. */
 function perBucket(requests: TimedRequest[], bucketSeconds: number, value: (bucket: TimedRequest[]) => number) {
   const buckets = new Map<number, TimedRequest[]>();
@@ -248,7 +297,11 @@ export function renderChart(input: ChartInput): string {
       .map((r): [number, number] => [r.t, r.components[name]!.rssMb]),
   }));
   const sweep = input.sweep?.length ? input.sweep : undefined;
-  const height = panelTop(sweep ? 5 : 4) + 10;
+  const extraPanels = [
+    ...(sweep ? [(top: number) => sweepPanel(top, sweep)] : []),
+    ...(input.mixed ? [(top: number) => mixedPanel(top, input.mixed!)] : []),
+  ];
+  const height = panelTop(4 + extraPanels.length) + 10;
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" font-family="sans-serif" font-size="12">`,
     `<rect width="100%" height="100%" fill="#fff"/>`,
@@ -266,7 +319,7 @@ export function renderChart(input: ChartInput): string {
       tMax,
     ),
     panel(panelTop(3), 'Resident memory', 'MB', memory, input.phases, tMax),
-    ...(sweep ? [sweepPanel(panelTop(4), sweep)] : []),
+    ...extraPanels.map((draw, i) => draw(panelTop(4 + i))),
     '</svg>',
   ].join('\n');
 }

@@ -135,6 +135,7 @@ async function main(): Promise<void> {
         ...experiments.map((e) => e.result),
       ],
       ...(sweep ? { sweep: sweep.points } : {}),
+      ...(more.mixed ? { mixed: more.mixed } : {}),
       resources: [...stack.samples, ...more.timeline.samples],
     });
     console.log(full.text);

@@ -377,6 +377,7 @@ export function writeResults(input: {
   checkouts: TimedRequest[];
   baselines: BaselinePhase[];
   sweep?: SweepPoint[];
+  mixed?: Pick<MixedSaleFigures, 'paidP95MsByKind'>;
   resources: ResourceSample[];
 }): string {
   const { runId, report, flags } = input;
@@ -397,6 +398,15 @@ export function writeResults(input: {
       baseline: input.baselines.flatMap((b) => b.requests),
       resources: input.resources.filter((s) => s.t >= 0),
       ...(input.sweep ? { sweep: input.sweep } : {}),
+      ...(report.json.mixedTicketsPerMinute !== null && input.mixed
+        ? {
+            mixed: {
+              instantTicketsPerMinute: report.json.ticketsPerMinute ?? 0,
+              mixedTicketsPerMinute: report.json.mixedTicketsPerMinute,
+              paidP95MsByKind: input.mixed.paidP95MsByKind,
+            },
+          }
+        : {}),
       cores: cpus().length,
     }),
   );
