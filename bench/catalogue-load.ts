@@ -1,8 +1,11 @@
 // The catalogue's load generator, in a process of its own so its CPU is not the bench's event loop: autocannon
 // (the maintained Node HTTP load tool) refreshing one event page as browsers do. Each connection keeps the ETag of
 // its last 200 and sends it back (If-None-Match), so most refreshes are 304s; one connection in four has no cache
-// and always asks cold. Prints one JSON line: what autocannon measured.
-// Run by bench/catalogue.ts with CATALOGUE_LOAD_URL, CATALOGUE_LOAD_SECONDS and CATALOGUE_LOAD_CONNECTIONS.
+// and always asks cold. Writes what autocannon measured, as JSON, to the file CATALOGUE_LOAD_RESULT names.
+// Run by bench/catalogue.ts with CATALOGUE_LOAD_URL, CATALOGUE_LOAD_SECONDS, CATALOGUE_LOAD_CONNECTIONS and
+// CATALOGUE_LOAD_RESULT.
+import { writeFileSync } from 'node:fs';
+
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- autocannon ships no types
 const autocannon = require('autocannon') as (
   options: Record<string, unknown>,
@@ -50,7 +53,9 @@ autocannon(
       process.exit(1);
     }
     const byStatus = Object.fromEntries(Object.entries(result.statusCodeStats).map(([k, v]) => [k, v.count]));
-    console.log(
+    // A file, not stdout: the parent then reads exactly this, whatever else the process or its libraries print.
+    writeFileSync(
+      process.env.CATALOGUE_LOAD_RESULT!,
       JSON.stringify({
         requestsPerSecond: result.requests.average,
         total: result.requests.total,

@@ -1,6 +1,7 @@
 // Catalogue reads during the sale: buyers refreshing the event page while others buy. The load comes from
 // bench/catalogue-load.ts (autocannon, a process of its own); a probe here compares what the page shows with
 // what Postgres holds, to measure how stale availability gets and whether sold-out seats are ever shown.
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Db } from '../db';
 import { spawnTs, stopChild } from './processes';
@@ -43,6 +44,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Runs the page load for `seconds` and the staleness probe beside it. */
 export async function measureCatalogueReads(options: CatalogueReadOptions): Promise<CatalogueReads> {
   const url = `${options.apiUrl}/v1/events/${options.eventId}`;
+  const logFile = join(options.logDir, 'catalogue-load.log');
+  const resultFile = join(options.logDir, 'catalogue-load.json');
   const load = spawnTs(
     join(__dirname, 'catalogue-load.ts'),
     {
@@ -50,24 +53,35 @@ export async function measureCatalogueReads(options: CatalogueReadOptions): Prom
       CATALOGUE_LOAD_URL: url,
       CATALOGUE_LOAD_SECONDS: String(options.seconds),
       CATALOGUE_LOAD_CONNECTIONS: String(options.connections),
+      CATALOGUE_LOAD_RESULT: resultFile,
     },
-    join(options.logDir, 'catalogue-load.log'),
+    logFile,
   );
-  let out = '';
-  load.child.stdout?.on('data', (chunk: Buffer) => void (out += chunk.toString()));
-  const exited = new Promise<void>((done) => load.child.on('exit', () => done()));
+  const exited = new Promise<number | null>((done) => load.child.on('exit', (code) => done(code)));
   const probe = probeStaleness(url, options, Date.now() + options.seconds * 1000);
-  const [, probed] = await Promise.all([exited, probe]);
-  const line = out.trim().split('\n').pop() ?? '';
-  const measured = JSON.parse(line) as {
-    requestsPerSecond: number;
-    p50Ms: number;
-    p99Ms: number;
-    byStatus: Record<string, number>;
-    errors: number;
-  };
-  await stopChild(load.child).catch(() => undefined);
+  const [code, probed] = await Promise.all([exited, probe]).finally(() =>
+    stopChild(load.child).catch(() => undefined),
+  );
+  if (code !== 0) throw new Error(`the catalogue load generator exited with code ${code}; see ${logFile}`);
+  const measured = loadResult(resultFile);
   return { ...measured, readsPerSecond: Math.round(measured.requestsPerSecond), ...probed };
+}
+
+interface LoadResult {
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  byStatus: Record<string, number>;
+  errors: number;
+}
+
+/** What bench/catalogue-load.ts wrote, checked: a run must fail saying why, never report a figure it lacks. */
+function loadResult(file: string): LoadResult {
+  const result = JSON.parse(readFileSync(file, 'utf8')) as LoadResult;
+  for (const key of ['requestsPerSecond', 'p50Ms', 'p99Ms', 'errors'] as const)
+    if (typeof result?.[key] !== 'number') throw new Error(`${file} has no number ${key}`);
+  if (typeof result.byStatus !== 'object') throw new Error(`${file} has no byStatus`);
+  return result;
 }
 
 /**
