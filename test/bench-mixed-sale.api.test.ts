@@ -1,6 +1,6 @@
 import { MIX_CYCLE_LENGTH, mixedSalePlan, type PaymentMethodKind } from '../bench/mixed-sale';
-import { createCatalogue, uid } from './support/env';
-import { call, startTestPlatform, type TestPlatform } from './support/platform';
+import { createCatalogue } from './support/env';
+import { buyAs, call, startTestPlatform, type TestPlatform } from './support/platform';
 
 let platform: TestPlatform;
 beforeAll(async () => {
@@ -18,16 +18,13 @@ describe("the mixed sale's buyer journeys, through the real API with webhooks on
     async (kind) => {
       const catalogue = await createCatalogue(platform.db, { capacity: 5 });
       const plan = mixedSalePlan(firstBuyerPaying(kind));
-      const token = platform.token({ sub: uid('buyer'), role: 'buyer' });
-      const placed = await call(platform, 'POST', '/v1/checkouts', {
-        token,
-        headers: { 'Idempotency-Key': uid('key') },
-        body: {
-          eventId: catalogue.eventId,
-          items: [{ ticketTypeId: catalogue.ticketTypeId, quantity: 1 }],
-          payment: plan.payment,
-        },
+      const placed = await buyAs(platform, {
+        eventId: catalogue.eventId,
+        ticketTypeId: catalogue.ticketTypeId,
+        quantity: 1,
+        payment: plan.payment,
       });
+      const { token } = placed;
       expect(placed.status).toBe(201);
       if (placed.body.status !== 'PAID') await plan.complete!(placed.body, { token, apiUrl: platform.baseUrl });
       let order = placed.body;

@@ -1,6 +1,6 @@
 import { EVENT_PAGE_CACHE_CONTROL } from '../api/routes/catalogue';
 import { createCatalogue, uid } from './support/env';
-import { call, startTestPlatform, type TestPlatform } from './support/platform';
+import { buyAs, call, startTestPlatform, type TestPlatform } from './support/platform';
 
 const TTL_MS = 300;
 let platform: TestPlatform;
@@ -11,16 +11,6 @@ beforeAll(async () => {
 afterAll(() => platform?.stop());
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const buy = (eventId: string, ticketTypeId: string, quantity: number) =>
-  call(platform, 'POST', '/v1/checkouts', {
-    token: platform.token({ sub: uid('buyer'), role: 'buyer' }),
-    body: {
-      eventId,
-      items: [{ ticketTypeId, quantity }],
-      payment: { method: 'card', paymentMethodId: 'pm_card_visa' },
-    },
-    headers: { 'Idempotency-Key': uid('key') },
-  });
 const available = (body: { ticketTypes: Array<{ available: number }> }) => body.ticketTypes[0]!.available;
 
 describe('GET /v1/events/:eventId', () => {
@@ -36,7 +26,7 @@ describe('GET /v1/events/:eventId', () => {
     expect(again.status).toBe(304);
     expect(again.body).toBeNull();
 
-    expect((await buy(eventId, ticketTypeId, 2)).status).toBe(201);
+    expect((await buyAs(platform, { eventId, ticketTypeId, quantity: 2 })).status).toBe(201);
     await sleep(TTL_MS);
     const after = await call(platform, 'GET', `/v1/events/${eventId}`, { headers: { 'If-None-Match': etag } });
     expect(after.status).toBe(200);
@@ -47,7 +37,7 @@ describe('GET /v1/events/:eventId', () => {
   test('when a sale happened, then the page shows it once the snapshot TTL has passed', async () => {
     const { eventId, ticketTypeId } = await createCatalogue(platform.db, { capacity: 10 });
     expect(available((await call(platform, 'GET', `/v1/events/${eventId}`)).body)).toBe(10);
-    expect((await buy(eventId, ticketTypeId, 3)).status).toBe(201);
+    expect((await buyAs(platform, { eventId, ticketTypeId, quantity: 3 })).status).toBe(201);
     await sleep(TTL_MS);
     expect(available((await call(platform, 'GET', `/v1/events/${eventId}`)).body)).toBe(7);
   });
@@ -55,9 +45,9 @@ describe('GET /v1/events/:eventId', () => {
   test('when a buyer is told sold out while the page still shows seats, then their next refresh shows none', async () => {
     const { eventId, ticketTypeId } = await createCatalogue(platform.db, { capacity: 2 });
     expect(available((await call(platform, 'GET', `/v1/events/${eventId}`)).body)).toBe(2);
-    expect((await buy(eventId, ticketTypeId, 2)).status).toBe(201);
+    expect((await buyAs(platform, { eventId, ticketTypeId, quantity: 2 })).status).toBe(201);
     // Within the TTL the snapshot still shows the two seats; the next buyer's 409 drops it.
-    const refused = await buy(eventId, ticketTypeId, 1);
+    const refused = await buyAs(platform, { eventId, ticketTypeId, quantity: 1 });
     expect(refused.status).toBe(409);
     expect(refused.body.type).toMatch(/sold-out$/);
     expect(available((await call(platform, 'GET', `/v1/events/${eventId}`)).body)).toBe(0);

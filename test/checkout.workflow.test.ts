@@ -131,6 +131,9 @@ async function withWorker<T>(activities: Activities, body: () => Promise<T>): Pr
   return worker.runUntil(body);
 }
 
+/** The activities of a checkout paid by card, in order: seats, charge, tickets, confirmation, the buyer's points. */
+const PAID_BY_CARD = ['reserveSeats', 'chargeCard', 'issueTickets', 'sendMessage', 'accrueOrderPoints'];
+
 /** An outcome for the payment the fakes create: PaymentIntent `pi_3ds` or crypto charge `ch_1`. */
 const outcome = (
   status: PaymentOutcome['status'],
@@ -157,13 +160,7 @@ describe('checkoutWorkflow', () => {
     expect(result.placement.status).toBe('PAID');
     expect(result.placement.tickets).toHaveLength(1);
     expect(result.final.history.map((h) => h.status)).toEqual(['AWAITING_PAYMENT', 'PAID']);
-    expect(fake.names()).toEqual([
-      'reserveSeats',
-      'chargeCard',
-      'issueTickets',
-      'sendMessage',
-      'accrueOrderPoints',
-    ]);
+    expect(fake.names()).toEqual(PAID_BY_CARD);
   });
 
   test('when the card is declined, then the hold is released and the order ends FAILED', async () => {
@@ -224,13 +221,7 @@ describe('checkoutWorkflow', () => {
       payment: { status: 'requires_action', hostedUrl: 'http://3ds/pi_3ds' },
     });
     expect(final.status).toBe('PAID');
-    expect(fake.names()).toEqual([
-      'reserveSeats',
-      'chargeCard',
-      'issueTickets',
-      'sendMessage',
-      'accrueOrderPoints',
-    ]);
+    expect(fake.names()).toEqual(PAID_BY_CARD);
   });
 
   test('when 3-D Secure is abandoned, then the hold expires: payment voided, seats released, EXPIRED', async () => {
@@ -461,13 +452,7 @@ describe('checkoutWorkflow', () => {
         (e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED,
       );
       expect(updateCompleted).toBeLessThan(tasksCompleted[1] ?? events.length);
-      expect(fake.names()).toEqual([
-        'reserveSeats',
-        'chargeCard',
-        'issueTickets',
-        'sendMessage',
-        'accrueOrderPoints',
-      ]);
+      expect(fake.names()).toEqual(PAID_BY_CARD);
     },
   );
 
@@ -513,13 +498,7 @@ describe('checkoutWorkflow with webhook-driven outcomes', () => {
       return final;
     });
     expect(final).toMatchObject({ status: 'PAID', payment: { status: 'succeeded' } });
-    expect(fake.names()).toEqual([
-      'reserveSeats',
-      'chargeCard',
-      'issueTickets',
-      'sendMessage',
-      'accrueOrderPoints',
-    ]);
+    expect(fake.names()).toEqual(PAID_BY_CARD);
   });
 
   test('when a crypto payment is reported while an unpaid order is being wound up, then the late-payment workflow takes it over', async () => {
@@ -641,13 +620,7 @@ describe('checkoutWorkflow fulfilment', () => {
     const started = seen.mintHistory.events?.[0]?.workflowExecutionStartedEventAttributes;
     expect(started?.parentWorkflowExecution?.workflowId).toBe(checkoutWorkflowId(input.orderId));
     await expect(env.client.workflow.getHandle(confirmationId).describe()).rejects.toThrow();
-    expect(fake.names()).toEqual([
-      'reserveSeats',
-      'chargeCard',
-      'issueTickets',
-      'sendMessage',
-      'accrueOrderPoints',
-    ]);
+    expect(fake.names()).toEqual(PAID_BY_CARD);
     // Ids only: the activity reads the recipients from the order, so no contact is in the checkout's history.
     expect(fake.calls.find((c) => c.name === 'sendMessage')?.input).toEqual({
       kind: MessageKind.OrderConfirmed,

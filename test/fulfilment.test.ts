@@ -28,7 +28,7 @@ import type { sendMessageWorkflow } from '../workflows/notifications';
 import { createCatalogue, createTemporalEnv, testDb, uid, Worker, workerOptions } from './support/env';
 import { recordHistory } from './support/histories';
 import { checkoutInput } from './support/orders';
-import { call, startTestPlatform, type TestPlatform } from './support/platform';
+import { buyAs, call, startTestPlatform, type TestPlatform } from './support/platform';
 
 const EventType = temporal.api.enums.v1.EventType;
 
@@ -380,15 +380,11 @@ describe('order confirmation sent by the checkout', () => {
 
   /** Pays for one ticket by card as a buyer who gave an email address and a phone number. */
   async function payByCard() {
-    const res = await call(platform, 'POST', '/v1/checkouts', {
-      token: platform.token({ sub: uid('buyer'), role: 'buyer' }),
-      headers: { 'Idempotency-Key': uid('key') },
-      body: {
-        eventId: catalogue.eventId,
-        items: [{ ticketTypeId: catalogue.ticketTypeId, quantity: 1 }],
-        payment: { method: 'card', paymentMethodId: 'pm_card_visa' },
-        buyer: { email: 'buyer@example.com', phone: '+15555550100' },
-      },
+    const res = await buyAs(platform, {
+      eventId: catalogue.eventId,
+      ticketTypeId: catalogue.ticketTypeId,
+      quantity: 1,
+      buyer: { email: 'buyer@example.com', phone: '+15555550100' },
     });
     const orderId: string = res.body.orderId;
     const handle = platform.client.workflow.getHandle(checkoutWorkflowId(orderId));

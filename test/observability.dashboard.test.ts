@@ -4,8 +4,8 @@ import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { checkoutWorkflowId, statusQuery } from '../domain';
 import { serveMetrics } from '../observability/metrics';
-import { createCatalogue, uid } from './support/env';
-import { call, startTestPlatform, type TestPlatform } from './support/platform';
+import { createCatalogue } from './support/env';
+import { buyAs, call, startTestPlatform, type TestPlatform } from './support/platform';
 import { PROMETHEUS_CONFIGS, scrapeJobs } from './support/scrape-config';
 
 const dashboard = JSON.parse(
@@ -83,28 +83,21 @@ beforeAll(async () => {
   // The worker's own endpoint, as workers/main.ts serves it on WORKER_METRICS_PORT.
   workerMetrics = await serveMetrics(0);
   const catalogue = await createCatalogue(platform.db, { capacity: 10, priceMinor: 2500 });
-  const token = platform.token({ sub: uid('buyer'), role: 'buyer' });
-  const res = await call(platform, 'POST', '/v1/checkouts', {
-    token,
-    headers: { 'Idempotency-Key': uid('key') },
-    body: {
-      eventId: catalogue.eventId,
-      items: [{ ticketTypeId: catalogue.ticketTypeId, quantity: 2 }],
-      payment: { method: 'card', paymentMethodId: 'pm_card_visa' },
-    },
+  const res = await buyAs(platform, {
+    eventId: catalogue.eventId,
+    ticketTypeId: catalogue.ticketTypeId,
+    quantity: 2,
   });
   expect(res.status).toBe(201);
   await platform.client.workflow.getHandle(checkoutWorkflowId(res.body.orderId)).result();
   // A crypto buyer too: the instant card's steps all run locally now, and the charge's creation is the activity
   // task (with its schedule-to-start) and the Coinbase webhook the signal the dashboard shows.
-  const crypto = await call(platform, 'POST', '/v1/checkouts', {
-    token,
-    headers: { 'Idempotency-Key': uid('key') },
-    body: {
-      eventId: catalogue.eventId,
-      items: [{ ticketTypeId: catalogue.ticketTypeId, quantity: 1 }],
-      payment: { method: 'crypto' },
-    },
+  const crypto = await buyAs(platform, {
+    eventId: catalogue.eventId,
+    ticketTypeId: catalogue.ticketTypeId,
+    quantity: 1,
+    payment: { method: 'crypto' },
+    token: res.token,
   });
   expect(crypto.status).toBe(201);
   const hosted = new URL(crypto.body.payment.hostedUrl as string).pathname;

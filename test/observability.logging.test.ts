@@ -2,8 +2,8 @@ import { Writable } from 'node:stream';
 import { checkoutWorkflowId } from '../domain';
 import { createLogger } from '../observability/logger';
 import { temporalLogger } from '../observability/temporal';
-import { createCatalogue, uid } from './support/env';
-import { call, startTestPlatform, type TestPlatform } from './support/platform';
+import { createCatalogue } from './support/env';
+import { buyAs, call, startTestPlatform, type TestPlatform } from './support/platform';
 
 /** A logger whose JSON lines are kept in memory, as a log collector would receive them. */
 function capturingLogger() {
@@ -75,17 +75,14 @@ describe('logs of a checkout on the platform', () => {
   afterAll(() => platform?.stop());
 
   test('when a buyer checks out with a token, an email and a phone, then the request line has orderId and none of them', async () => {
-    const token = platform.token({ sub: uid('buyer'), role: 'buyer' });
-    const res = await call(platform, 'POST', '/v1/checkouts', {
-      token,
-      headers: { 'Idempotency-Key': uid('key'), 'Stripe-Signature': SECRETS.stripeSignature },
-      body: {
-        eventId: catalogue.eventId,
-        items: [{ ticketTypeId: catalogue.ticketTypeId, quantity: 1 }],
-        payment: { method: 'card', paymentMethodId: 'pm_card_visa' },
-        buyer: { email: SECRETS.email, phone: SECRETS.phone },
-      },
+    const res = await buyAs(platform, {
+      eventId: catalogue.eventId,
+      ticketTypeId: catalogue.ticketTypeId,
+      quantity: 1,
+      buyer: { email: SECRETS.email, phone: SECRETS.phone },
+      headers: { 'Stripe-Signature': SECRETS.stripeSignature },
     });
+    const { token } = res;
     expect(res.status).toBe(201);
     const orderId: string = res.body.orderId;
     await platform.client.workflow.getHandle(checkoutWorkflowId(orderId)).result();
@@ -104,14 +101,10 @@ describe('logs of a checkout on the platform', () => {
   });
 
   test('when a checkout runs, then its workflow and activity log lines carry workflowId, runId and orderId', async () => {
-    const res = await call(platform, 'POST', '/v1/checkouts', {
-      token: platform.token({ sub: uid('buyer'), role: 'buyer' }),
-      headers: { 'Idempotency-Key': uid('key') },
-      body: {
-        eventId: catalogue.eventId,
-        items: [{ ticketTypeId: catalogue.ticketTypeId, quantity: 1 }],
-        payment: { method: 'card', paymentMethodId: 'pm_card_visa' },
-      },
+    const res = await buyAs(platform, {
+      eventId: catalogue.eventId,
+      ticketTypeId: catalogue.ticketTypeId,
+      quantity: 1,
     });
     const orderId: string = res.body.orderId;
     const handle = platform.client.workflow.getHandle(checkoutWorkflowId(orderId));

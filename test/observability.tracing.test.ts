@@ -1,8 +1,8 @@
 import { SpanKind } from '@opentelemetry/api';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { checkoutWorkflowId, type CheckoutView } from '../domain';
-import { createCatalogue, uid } from './support/env';
-import { call, startTestPlatform, type TestPlatform } from './support/platform';
+import { createCatalogue } from './support/env';
+import { buyAs, startTestPlatform, type TestPlatform } from './support/platform';
 
 // The API, the Temporal client, the workflows and the activities, all traced into memory exactly as
 // OTEL_EXPORTER_OTLP_ENDPOINT turns it on in api/main.ts and workers/main.ts (observability/tracing.ts).
@@ -30,16 +30,11 @@ async function spansNamed(names: string[], within = 30_000): Promise<ReadableSpa
 describe('traces', () => {
   test('when a buyer pays by card, then one trace follows the checkout from the POST through the workflow and its activities to PAID', async () => {
     const catalogue = await createCatalogue(platform.db, { capacity: 10, priceMinor: 2500 });
-    const token = platform.token({ sub: uid('buyer'), role: 'buyer' });
-    const res = await call(platform, 'POST', '/v1/checkouts', {
-      token,
-      headers: { 'Idempotency-Key': uid('key') },
-      body: {
-        eventId: catalogue.eventId,
-        items: [{ ticketTypeId: catalogue.ticketTypeId, quantity: 1 }],
-        payment: { method: 'card', paymentMethodId: 'pm_card_visa' },
-        buyer: { email: 'trace@example.com' },
-      },
+    const res = await buyAs(platform, {
+      eventId: catalogue.eventId,
+      ticketTypeId: catalogue.ticketTypeId,
+      quantity: 1,
+      buyer: { email: 'trace@example.com' },
     });
     expect(res.status).toBe(201);
     const orderId: string = res.body.orderId;
