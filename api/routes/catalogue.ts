@@ -135,6 +135,12 @@ function matchesETag(ifNoneMatch: string | undefined, etag: string): boolean {
     .some((tag) => tag === '*' || tag === etag);
 }
 
+/**
+ * How long a page read waits for the cancellation workflow's live progress. Every buyer refreshing the event shares
+ * that one read, so a slow Temporal must not hold them all: past this, the page shows the progress as last recorded.
+ */
+export const CANCELLATION_QUERY_DEADLINE_MS = 500;
+
 /** How an event's cancellation stands: live from its workflow, or as it last recorded. */
 async function cancellationOf(
   temporal: Client,
@@ -142,9 +148,11 @@ async function cancellationOf(
 ): Promise<CancellationProgress | null> {
   if (event.status !== 'CANCELLING' && event.status !== 'CANCELLED') return null;
   try {
-    return await temporal.workflow
-      .getHandle(eventCancellationWorkflowId(event.id as string))
-      .query(cancellationProgressQuery);
+    return await temporal.withDeadline(Date.now() + CANCELLATION_QUERY_DEADLINE_MS, () =>
+      temporal.workflow
+        .getHandle(eventCancellationWorkflowId(event.id as string))
+        .query(cancellationProgressQuery),
+    );
   } catch {
     return (
       (event.cancellation as CancellationProgress | null) ?? { total: 0, refunded: 0, failed: 0, inProgress: 0 }

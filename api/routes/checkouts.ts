@@ -267,6 +267,10 @@ export function checkoutRoutes({ config, db, temporal, eventPages }: CheckoutRou
       if (recorded.buyerId !== buyer.sub) throw problems.notFound(`order ${orderId}`);
       view = recorded;
     }
+    // The hold itself refused: seats the early check saw went to a concurrent checkout, so the event page may
+    // still show them. Which of the order's types ran out the view does not say; dropping a page costs one read.
+    if (view.status === 'FAILED' && view.reason === OrderReason.SoldOut)
+      for (const line of input.lines) eventPages?.soldOut(input.eventId, line.ticketTypeId);
     respondWithPlacement(res, asSeenBy(buyer, await withSecretsFromPostgres(view)), false);
   });
 
