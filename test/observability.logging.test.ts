@@ -62,6 +62,25 @@ describe('log redaction', () => {
   });
 });
 
+describe('log redaction, wherever the secret sits', () => {
+  test("when a child logger is bound to a secret, or one sits five objects deep or in an error's fields, then none appears", () => {
+    const { logger, lines, parsed } = capturingLogger();
+    const child = logger.child({ req: { headers: { authorization: `Bearer ${SECRETS.bearer}` } } });
+    child.info({ a: { b: { c: { d: { e: { email: SECRETS.email } } } } } }, 'deep');
+    const failure = Object.assign(new Error('card declined'), { cardNumber: SECRETS.cardNumber });
+    logger.error({ err: failure, orderId: 'ord_visible' }, 'charge failed');
+    const text = lines.join('\n');
+    for (const value of [SECRETS.bearer, SECRETS.email, SECRETS.cardNumber]) expect(text).not.toContain(value);
+    expect(parsed()[1]).toMatchObject({ orderId: 'ord_visible', err: { message: 'card declined' } });
+  });
+
+  test('when a line holds no sensitive key, then an error code outside a ticket stays as it was', () => {
+    const { logger, lines } = capturingLogger();
+    logger.info({ orderId: 'ord_1', error: { code: 'E_TIMEOUT' } }, 'error codes outside tickets stay');
+    expect(JSON.parse(lines[0]!)).toMatchObject({ orderId: 'ord_1', error: { code: 'E_TIMEOUT' } });
+  });
+});
+
 describe('logs of a checkout on the platform', () => {
   const api = capturingLogger();
   const sdk = capturingLogger();
