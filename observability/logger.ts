@@ -67,42 +67,52 @@ const SENSITIVE = new Set(SENSITIVE_KEYS);
 const CENSOR = '[redacted]';
 const escapeRegExp = (key: string) => key.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&');
 /** A line holds something to redact only if one of these keys appears in it, as `"key":`; most lines hold none. */
-const MAY_HOLD_SENSITIVE = new RegExp(`"(?:${[...SENSITIVE_KEYS, 'code'].map(escapeRegExp).join('|')})":`);
+const MAY_HOLD_SENSITIVE = new RegExp(`"(?:${SENSITIVE_KEYS.map(escapeRegExp).join('|')})":`);
+const MAY_HOLD_TICKET_CODE = (line: string) =>
+  line.includes('"code":') && /"(?:ticket|tickets|body|scan)":/.test(line);
 
-/** A copy of `value` with every sensitive key's value censored, at any depth; `changed` says whether any was. */
-function censored(value: unknown, ticketCodes: boolean, seen: { changed: boolean }): unknown {
-  if (Array.isArray(value)) return value.map((item) => censored(item, ticketCodes, seen));
-  if (value === null || typeof value !== 'object') return value;
-  const out: Record<string, unknown> = {};
-  for (const [key, item] of Object.entries(value)) {
-    if (SENSITIVE.has(key) || (ticketCodes && key === 'code')) {
-      out[key] = CENSOR;
-      seen.changed = true;
-    } else out[key] = censored(item, TICKET_CODE_PARENTS.has(key), seen);
+/** Censors, in place, every sensitive key's value in `value` at any depth (it is a freshly parsed line). */
+function censor(value: unknown, ticketCodes: boolean): void {
+  if (Array.isArray(value)) {
+    for (const item of value) censor(item, ticketCodes);
+    return;
   }
-  return out;
+  if (value === null || typeof value !== 'object') return;
+  const fields = value as Record<string, unknown>;
+  for (const key of Object.keys(fields)) {
+    if (SENSITIVE.has(key) || (ticketCodes && key === 'code')) fields[key] = CENSOR;
+    else censor(fields[key], TICKET_CODE_PARENTS.has(key));
+  }
 }
 
 /**
  * Redacts a finished JSON line, as pino hands it to its stream: every sensitive key at any depth, in the line's
  * fields, its child loggers' bindings and its serialized errors alike. A line with none of the keys is passed on
- * untouched after one regular-expression test. This replaces pino's path redaction, which needed a path per key
- * and depth (175 of them) and cost about 195 µs a line and 50 µs per child logger, even at a level that logs
- * nothing: pino-http makes children on every request (issue 12's bench, bench/README.md).
+ * untouched after a regular-expression test. A line with one is always written anew from its parsed fields, even
+ * when the key's last copy is harmless: pino writes a child's bindings before the line's own fields, so a key can
+ * stand twice, and only a rewrite drops the shadowed copy with whatever it held.
+ *
+ * This replaces pino's path redaction, which needed a path per key and depth (175 of them) and cost about 195 µs a
+ * line and 50 µs per child logger, even at a level that logs nothing: pino-http makes children on every request
+ * (issue 12's bench, bench/README.md). Numbers above 2^53 in a rewritten line lose precision, as JSON.parse reads
+ * them; we log none.
  */
 export function redactLine(line: string): string {
-  if (!MAY_HOLD_SENSITIVE.test(line)) return line;
-  const newline = line.endsWith('\n');
+  if (!MAY_HOLD_SENSITIVE.test(line) && !MAY_HOLD_TICKET_CODE(line)) return line;
   let parsed: unknown;
   try {
     parsed = JSON.parse(line);
   } catch {
     // pino writes JSON, so this does not happen; if it ever did, the line is withheld rather than written unread.
-    return `${JSON.stringify({ level: 'error', msg: 'a log line was withheld: it could not be read for redaction' })}\n`;
+    return `${JSON.stringify({
+      level: 'error',
+      time: new Date().toISOString(),
+      service: 'bilten',
+      msg: 'a log line was withheld: it could not be read for redaction',
+    })}\n`;
   }
-  const seen = { changed: false };
-  const out = censored(parsed, false, seen);
-  return seen.changed ? JSON.stringify(out) + (newline ? '\n' : '') : line;
+  censor(parsed, false);
+  return `${JSON.stringify(parsed)}${line.endsWith('\n') ? '\n' : ''}`;
 }
 
 /** Whether lines are JSON (one object a line, for machines) or pretty (for a developer's terminal). */

@@ -74,6 +74,19 @@ describe('log redaction, wherever the secret sits', () => {
     expect(parsed()[1]).toMatchObject({ orderId: 'ord_visible', err: { message: 'card declined' } });
   });
 
+  test("when a line's own field shadows a child's binding that holds a secret, then the secret does not appear", () => {
+    const { logger, lines, parsed } = capturingLogger();
+    // pino writes the binding and then the field under the same key; a reader keeps the last, the first still leaks.
+    logger.child({ buyer: { email: SECRETS.email } }).info({ buyer: { id: 'buyer_visible' } }, 'shadowed');
+    logger.child({ ticket: { code: SECRETS.ticketCode } }).info({ ticket: { id: 'tkt_visible' } }, 'shadowed');
+    expect(lines.join('\n')).not.toContain(SECRETS.email);
+    expect(lines.join('\n')).not.toContain(SECRETS.ticketCode);
+    expect(parsed().map((line) => line.buyer ?? line.ticket)).toEqual([
+      { id: 'buyer_visible' },
+      { id: 'tkt_visible' },
+    ]);
+  });
+
   test('when a line holds no sensitive key, then an error code outside a ticket stays as it was', () => {
     const { logger, lines } = capturingLogger();
     logger.info({ orderId: 'ord_1', error: { code: 'E_TIMEOUT' } }, 'error codes outside tickets stay');
