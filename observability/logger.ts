@@ -68,8 +68,8 @@ const CENSOR = '[redacted]';
 const escapeRegExp = (key: string) => key.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&');
 /** A line holds something to redact only if one of these keys appears in it, as `"key":`; most lines hold none. */
 const MAY_HOLD_SENSITIVE = new RegExp(`"(?:${SENSITIVE_KEYS.map(escapeRegExp).join('|')})":`);
-const MAY_HOLD_TICKET_CODE = (line: string) =>
-  line.includes('"code":') && /"(?:ticket|tickets|body|scan)":/.test(line);
+const MAY_HOLD_TICKET_PARENT = new RegExp(`"(?:${[...TICKET_CODE_PARENTS].join('|')})":`);
+const MAY_HOLD_TICKET_CODE = (line: string) => line.includes('"code":') && MAY_HOLD_TICKET_PARENT.test(line);
 
 /** Censors, in place, every sensitive key's value in `value` at any depth (it is a freshly parsed line). */
 function censor(value: unknown, ticketCodes: boolean): void {

@@ -35,7 +35,7 @@ import type { createCheckoutActivities } from '../activities/checkout';
 import type { createPaymentActivities } from '../activities/payments';
 import type { createRefundActivities } from '../activities/refunds';
 import { compensation, dbWrite, issuance, providerCall } from './activity-options';
-import { INLINE_CONFIRMATION, startOrderFulfilment } from './fulfilment';
+import { INLINE_CONFIRMATION, startOrderFulfilment, type ChangeGate } from './fulfilment';
 import type { latePaymentWorkflow } from './late-payment';
 import { accrueOrderRewards, startOrderRewards } from './rewards';
 
@@ -116,9 +116,6 @@ interface Ending {
   reason: OrderReason;
   detail?: string;
 }
-
-/** Whether a change to the checkout applies to this run: `patched` for the first type; see the second's list. */
-type ChangeGate = (patchId: string) => boolean;
 
 /**
  * One buyer's purchase, as the first checkout type: every change since it shipped is a `patched()` call, because

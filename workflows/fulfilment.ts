@@ -22,7 +22,10 @@ import { sendMessageWorkflow } from './notifications';
  */
 export const INLINE_CONFIRMATION = 'checkout-inline-confirmation-v1';
 
-/** Whether a change applies to this run: the checkout's own gate, so its workflow types keep their semantics. */
+/**
+ * Whether a change to the checkout applies to this run: `patched` for the first type, and for the later ones their
+ * list of changes built in, then `patched`. Fulfilment asks the checkout's gate, so each type keeps its semantics.
+ */
 export type ChangeGate = (patchId: string) => boolean;
 
 /**

@@ -394,8 +394,9 @@ export function checkoutRoutes({ config, db, temporal, eventPages }: CheckoutRou
     // A cheap early answer in a flash sale; the hold itself is what guarantees no oversell.
     for (const line of quote.lines) {
       const t = catalogue.find((c) => c.id === line.ticketTypeId)!;
-      if (t.capacity - t.sold - t.held < line.quantity) {
-        if (t.capacity - t.sold - t.held <= 0) eventPages?.soldOut(body.eventId, t.id);
+      const left = t.capacity - t.sold - t.held;
+      if (left < line.quantity) {
+        if (left <= 0) eventPages?.soldOut(body.eventId, t.id);
         throw soldOut(line.name);
       }
     }
